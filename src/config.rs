@@ -1,0 +1,258 @@
+//! The store's configuration: where the session is kept, the leeway, refresh and events.
+//! The equivalent of React Auth Kit's `createStore`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::refresh::Refresh;
+use crate::storage::{CookieStorage, LocalStorage, MemoryStorage, SessionStorage, TokenStorage};
+
+/// The cookie `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Sent on same-site requests and top-level navigations (the default).
+    #[default]
+    Lax,
+    /// Sent on every request; browsers then require `Secure`, which is added automatically.
+    None,
+}
+
+impl SameSite {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// Attributes of the session cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieOptions {
+    /// `Domain`; default none (host-only cookie, the safest).
+    pub domain: Option<String>,
+    /// `Path`; default `/`.
+    pub path: String,
+    /// `Secure`; default `None`, meaning on when the page is served over https.
+    pub secure: Option<bool>,
+    /// `SameSite`; default `Lax`.
+    pub same_site: SameSite,
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            path: "/".to_owned(),
+            secure: None,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum StorageChoice {
+    Cookie(CookieOptions),
+    Local,
+    Session,
+    Memory(MemoryStorage),
+}
+
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// How the auth store behaves. Build one and hand it to `<AuthProvider config=…>`.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::prelude::*;
+/// use std::time::Duration;
+///
+/// #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// struct User { name: String }
+///
+/// let config = AuthConfig::<User>::cookie("_auth")
+///     .same_site(SameSite::Strict)
+///     .leeway(Duration::from_secs(30));
+/// ```
+///
+/// Cookie options are ignored by the other storages.
+pub struct AuthConfig<U> {
+    pub(crate) name: String,
+    pub(crate) storage: StorageChoice,
+    pub(crate) leeway: Duration,
+    pub(crate) refresh: Option<Refresh<U>>,
+    pub(crate) on_refreshed: Option<Hook>,
+    pub(crate) on_session_expired: Option<Hook>,
+}
+
+impl<U> Clone for AuthConfig<U> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            storage: self.storage.clone(),
+            leeway: self.leeway,
+            refresh: self.refresh.clone(),
+            on_refreshed: self.on_refreshed.clone(),
+            on_session_expired: self.on_session_expired.clone(),
+        }
+    }
+}
+
+impl<U> fmt::Debug for AuthConfig<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("name", &self.name)
+            .field("storage", &self.storage)
+            .field("leeway", &self.leeway)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default clock-skew allowance.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+impl<U> AuthConfig<U> {
+    fn new(name: impl Into<String>, storage: StorageChoice) -> Self {
+        Self {
+            name: name.into(),
+            storage,
+            leeway: DEFAULT_LEEWAY,
+            refresh: None,
+            on_refreshed: None,
+            on_session_expired: None,
+        }
+    }
+
+    /// Keep the session in a cookie called `name` (`Path=/`, `SameSite=Lax`, `Secure` on
+    /// https). The cookie is readable by the page's JavaScript, like React Auth Kit's.
+    pub fn cookie(name: impl Into<String>) -> Self {
+        Self::new(name, StorageChoice::Cookie(CookieOptions::default()))
+    }
+
+    /// Keep the session in `localStorage` under the key `name`: it survives restarts and is
+    /// shared by the origin's tabs.
+    pub fn local_storage(name: impl Into<String>) -> Self {
+        Self::new(name, StorageChoice::Local)
+    }
+
+    /// Keep the session in `sessionStorage` under the key `name`: one tab, gone when it
+    /// closes.
+    pub fn session_storage(name: impl Into<String>) -> Self {
+        Self::new(name, StorageChoice::Session)
+    }
+
+    /// Keep the session in memory only (tests, server rendering): gone on reload.
+    pub fn memory() -> Self {
+        Self::new("memory", StorageChoice::Memory(MemoryStorage::default()))
+    }
+
+    /// Keep the session in the given memory storage, to inspect it in tests.
+    pub fn in_memory(storage: MemoryStorage) -> Self {
+        Self::new("memory", StorageChoice::Memory(storage))
+    }
+
+    fn cookie_options(mut self, change: impl FnOnce(&mut CookieOptions)) -> Self {
+        if let StorageChoice::Cookie(options) = &mut self.storage {
+            change(options);
+        }
+        self
+    }
+
+    /// Cookie `Domain` (default: none, a host-only cookie).
+    pub fn cookie_domain(self, domain: impl Into<String>) -> Self {
+        let domain = domain.into();
+        self.cookie_options(|options| options.domain = Some(domain))
+    }
+
+    /// Cookie `Path` (default `/`).
+    pub fn cookie_path(self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.cookie_options(|options| options.path = path)
+    }
+
+    /// Force the cookie `Secure` attribute on or off (default: on when the page is https).
+    pub fn cookie_secure(self, secure: bool) -> Self {
+        self.cookie_options(|options| options.secure = Some(secure))
+    }
+
+    /// Cookie `SameSite` (default `Lax`).
+    pub fn same_site(self, same_site: SameSite) -> Self {
+        self.cookie_options(|options| options.same_site = same_site)
+    }
+
+    /// Clock-skew allowance, and how long before the access token's expiry it is refreshed
+    /// (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Refresh tokens with this callback (see `create_refresh`).
+    pub fn refresh(mut self, refresh: Refresh<U>) -> Self {
+        self.refresh = Some(refresh);
+        self
+    }
+
+    /// Called after every successful refresh.
+    pub fn on_refreshed(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_refreshed = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called when the session ends without a sign-out: the token expired with nothing to
+    /// refresh it, the refresh token expired, or the server rejected a refresh.
+    pub fn on_session_expired(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_session_expired = Some(Arc::new(hook));
+        self
+    }
+
+    /// The storage key or cookie name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The storage this configuration writes to.
+    pub fn storage(&self) -> Arc<dyn TokenStorage> {
+        match &self.storage {
+            StorageChoice::Cookie(options) => {
+                Arc::new(CookieStorage::new(self.name.clone(), options.clone()))
+            }
+            StorageChoice::Local => Arc::new(LocalStorage::new(self.name.clone())),
+            StorageChoice::Session => Arc::new(SessionStorage::new(self.name.clone())),
+            StorageChoice::Memory(memory) => Arc::new(memory.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_secure_ones() {
+        let config = AuthConfig::<()>::cookie("_auth");
+        let StorageChoice::Cookie(options) = &config.storage else { panic!("cookie storage") };
+        assert_eq!(options, &CookieOptions { domain: None, path: "/".into(), secure: None, same_site: SameSite::Lax });
+        assert_eq!(config.leeway, Duration::from_secs(30));
+        assert!(config.refresh.is_none());
+    }
+
+    #[test]
+    fn cookie_setters_apply_to_cookies_and_are_ignored_elsewhere() {
+        let config = AuthConfig::<()>::cookie("_auth")
+            .cookie_domain("example.com")
+            .cookie_path("/app")
+            .cookie_secure(true)
+            .same_site(SameSite::Strict);
+        let StorageChoice::Cookie(options) = &config.storage else { panic!("cookie storage") };
+        assert_eq!(options, &CookieOptions { domain: Some("example.com".into()), path: "/app".into(), secure: Some(true), same_site: SameSite::Strict });
+        let local = AuthConfig::<()>::local_storage("_auth").cookie_secure(true);
+        assert!(matches!(local.storage, StorageChoice::Local));
+    }
+}

@@ -1,0 +1,333 @@
+//! Runs refreshes: one at a time, applied only to the session that asked for them.
+//!
+//! [`RefreshRunner`] is plain Rust over a [`StateCell`] (the provider's signals and storage in
+//! the browser, a `RefCell` in native tests): it calls the user's callback through a
+//! [`SingleFlight`], so that every trigger arriving while a refresh runs shares its result, and
+//! applies the result only if the session version has not changed meanwhile. [`schedule`]
+//! sets one gloo-timers timeout for the next [`decide`] answer.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::schedule::{decide, Decision, Failures};
+#[cfg(target_arch = "wasm32")]
+use super::schedule::timer_delay;
+use crate::auth::{Auth, UserState};
+use super::single_flight::{InFlight, SingleFlight};
+use super::{Refresh, RefreshError, RefreshOutcome, RefreshParams};
+use crate::error::AuthError;
+use crate::state::{AuthState, RefreshApplied};
+use crate::time::Timestamp;
+
+/// Where the runner reads and writes the auth state.
+pub(crate) trait StateCell<U> {
+    /// The current state, without subscribing to it. `None` once the store is gone.
+    fn snapshot(&self) -> Option<AuthState<U>>;
+    /// Makes `next` the current state and persists it. The state is published even when
+    /// persisting fails (tokens are never lost); the error is returned for reporting.
+    fn commit(&self, next: AuthState<U>) -> Result<(), AuthError>;
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// Calls the refresh callback one at a time and applies its results.
+pub(crate) struct RefreshRunner<U: 'static> {
+    refresh: Refresh<U>,
+    leeway: Duration,
+    flight: SingleFlight<RefreshOutcome>,
+    failures: Rc<Cell<Failures>>,
+}
+
+impl<U: Clone + 'static> RefreshRunner<U> {
+    pub(crate) fn new(refresh: Refresh<U>, leeway: Duration) -> Self {
+        Self {
+            refresh,
+            leeway,
+            flight: SingleFlight::default(),
+            failures: Rc::default(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Refresh<U> {
+        &self.refresh
+    }
+
+    /// Transient failures since the last success.
+    pub(crate) fn failures(&self) -> Failures {
+        self.failures.get()
+    }
+
+    /// Forgets failures (a new session starts with a clean slate).
+    pub(crate) fn reset_failures(&self) {
+        self.failures.set(Failures::default());
+    }
+
+    /// Whether a refresh is running.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.flight.in_flight()
+    }
+
+    /// Starts a refresh, or joins the one in flight.
+    pub(crate) fn trigger(&self, cell: Rc<dyn StateCell<U>>) -> InFlight<RefreshOutcome> {
+        let callback = self.refresh.callback.clone();
+        let failures = Rc::clone(&self.failures);
+        let leeway = self.leeway;
+        self.flight.run(move || async move {
+            let Some(state) = cell.snapshot() else {
+                return RefreshOutcome::NotSignedIn;
+            };
+            let Some(session) = state.session() else {
+                return RefreshOutcome::NotSignedIn;
+            };
+            let started_at = state.version();
+            let params = RefreshParams {
+                auth_token: session.auth_token().clone(),
+                refresh_token: session.refresh_token().cloned(),
+                user: session.user().cloned(),
+            };
+            let result = callback(params).await;
+            let now = cell.now();
+            let Some(mut next) = cell.snapshot() else {
+                return RefreshOutcome::Stale;
+            };
+            if next.version() != started_at {
+                return RefreshOutcome::Stale;
+            }
+            match result {
+                Ok(refreshed) => match next.apply_refresh(started_at, refreshed, now, leeway) {
+                    Ok(RefreshApplied::Applied) => {
+                        failures.set(Failures::default());
+                        match cell.commit(next) {
+                            Ok(()) => RefreshOutcome::Refreshed,
+                            Err(err) => RefreshOutcome::RefreshedNotStored(err.to_string()),
+                        }
+                    }
+                    Ok(RefreshApplied::Stale) => RefreshOutcome::Stale,
+                    Err(err) => {
+                        let mut counted = failures.get();
+                        counted.record(now);
+                        failures.set(counted);
+                        RefreshOutcome::Failed(format!("the server sent an unusable token: {err}"))
+                    }
+                },
+                Err(RefreshError::Rejected(reason)) => {
+                    next.sign_out();
+                    failures.set(Failures::default());
+                    // Signing out cannot fail to persist in a way that matters: the state
+                    // is signed out either way.
+                    let _ = cell.commit(next);
+                    RefreshOutcome::SignedOut(reason)
+                }
+                Err(RefreshError::Transient(reason)) => {
+                    let mut counted = failures.get();
+                    counted.record(now);
+                    failures.set(counted);
+                    RefreshOutcome::Failed(reason)
+                }
+            }
+        })
+    }
+}
+
+/// Asks the schedule what to do now and does it: sets one timer for the next decision,
+/// starts a refresh, or ends the session. Replaces any timer set before. Off the browser
+/// (host tests, server rendering) there are no timers or tasks: only an immediate sign-out is
+/// carried out.
+pub(crate) fn schedule<U: UserState>(auth: Auth<U>) {
+    auth.cancel_timer();
+    let Some(state) = auth.snapshot_state() else {
+        return;
+    };
+    let now = Timestamp::now();
+    match decide(state.session(), auth.timing().as_ref(), &auth.failures(), now) {
+        Decision::Idle => {}
+        Decision::SignOutNow => auth.end_session(),
+        #[cfg(target_arch = "wasm32")]
+        Decision::WakeAt(at) => {
+            let delay = u32::try_from(timer_delay(at, now).as_millis()).unwrap_or(u32::MAX);
+            auth.set_timer(gloo_timers::callback::Timeout::new(delay, move || schedule(auth)));
+        }
+        #[cfg(target_arch = "wasm32")]
+        Decision::RefreshNow => leptos::task::spawn_local(async move {
+            auth.refresh().await;
+        }),
+        #[cfg(not(target_arch = "wasm32"))]
+        Decision::WakeAt(_) | Decision::RefreshNow => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use futures::channel::oneshot;
+    use futures::executor::LocalPool;
+    use futures::future::join_all;
+
+    use super::*;
+    use crate::refresh::{create_refresh, RefreshConfig, Refreshed};
+    use crate::state::SignIn;
+
+    const T0: Timestamp = Timestamp::from_unix_seconds(1_000_000);
+
+    struct TestCell {
+        state: RefCell<AuthState<String>>,
+        commits: Cell<u32>,
+    }
+
+    impl StateCell<String> for TestCell {
+        fn snapshot(&self) -> Option<AuthState<String>> {
+            Some(self.state.borrow().clone())
+        }
+        fn commit(&self, next: AuthState<String>) -> Result<(), AuthError> {
+            *self.state.borrow_mut() = next;
+            self.commits.set(self.commits.get() + 1);
+            Ok(())
+        }
+        fn now(&self) -> Timestamp {
+            T0
+        }
+    }
+
+    fn signed_in_cell() -> Rc<TestCell> {
+        let mut state = AuthState::signed_out();
+        let request = SignIn::new("access-1")
+            .expires_in(Duration::from_secs(300))
+            .refresh_token("refresh-1")
+            .user("ada".to_string());
+        state.sign_in(request, T0, Duration::ZERO).unwrap();
+        Rc::new(TestCell { state: RefCell::new(state), commits: Cell::new(0) })
+    }
+
+    type Answer = Result<Refreshed<String>, RefreshError>;
+    type Gate = Arc<Mutex<Vec<oneshot::Sender<Answer>>>>;
+
+    /// A runner whose callback counts its calls, records the refresh token it was given, and
+    /// waits until the test answers through the returned gate.
+    fn gated_runner() -> (RefreshRunner<String>, Arc<AtomicU32>, Arc<Mutex<Vec<String>>>, Gate) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let gate: Gate = Arc::default();
+        let (c, s, g) = (calls.clone(), seen.clone(), gate.clone());
+        let refresh = create_refresh(RefreshConfig::new(
+            Duration::from_secs(60),
+            move |params: RefreshParams<String>| {
+                c.fetch_add(1, Ordering::SeqCst);
+                let token = params.refresh_token.map(|t| t.expose().to_owned());
+                s.lock().unwrap().push(token.unwrap_or_default());
+                let (answer, answered) = oneshot::channel();
+                g.lock().unwrap().push(answer);
+                async move {
+                    answered
+                        .await
+                        .unwrap_or(Err(RefreshError::Transient("dropped".into())))
+                }
+            },
+        ));
+        (RefreshRunner::new(refresh, Duration::ZERO), calls, seen, gate)
+    }
+
+    fn answer(gate: &Gate, result: Result<Refreshed<String>, RefreshError>) {
+        let sender = gate.lock().unwrap().remove(0);
+        sender.send(result).ok().unwrap();
+    }
+
+    fn fresh() -> Refreshed<String> {
+        Refreshed::new("access-2").expires_in(Duration::from_secs(300)).refresh_token("refresh-2")
+    }
+
+    #[test]
+    fn fifty_concurrent_triggers_make_one_callback_call_and_share_its_result() {
+        let (runner, calls, seen, gate) = gated_runner();
+        let cell = signed_in_cell();
+        let mut pool = LocalPool::new();
+        let all = join_all((0..50).map(|_| runner.trigger(cell.clone())));
+        let waiter = pool.run_until(async {
+            let mut all = Box::pin(all);
+            let _ = futures::poll!(&mut all); // start the flight
+            answer(&gate, Ok(fresh()));
+            all.await
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(waiter, vec![RefreshOutcome::Refreshed; 50]);
+        assert_eq!(cell.commits.get(), 1);
+        let state = cell.state.borrow();
+        let session = state.session().unwrap();
+        assert_eq!(session.auth_token().expose(), "access-2");
+        assert_eq!(session.refresh_token().unwrap().expose(), "refresh-2", "rotation stores the new refresh token");
+        assert_eq!(*seen.lock().unwrap(), vec!["refresh-1".to_string()]);
+    }
+
+    #[test]
+    fn sign_out_during_a_refresh_wins() {
+        let (runner, _calls, _seen, gate) = gated_runner();
+        let cell = signed_in_cell();
+        let mut pool = LocalPool::new();
+        let outcome = pool.run_until(async {
+            let mut flight = runner.trigger(cell.clone());
+            let _ = futures::poll!(&mut flight);
+            cell.state.borrow_mut().sign_out();
+            answer(&gate, Ok(fresh()));
+            flight.await
+        });
+        assert_eq!(outcome, RefreshOutcome::Stale);
+        assert!(!cell.state.borrow().is_signed_in());
+        assert_eq!(cell.commits.get(), 0);
+    }
+
+    #[test]
+    fn rejection_signs_out_and_transient_failure_keeps_the_session() {
+        let (runner, _calls, _seen, gate) = gated_runner();
+        let mut pool = LocalPool::new();
+
+        let kept = signed_in_cell();
+        let outcome = pool.run_until(async {
+            let mut flight = runner.trigger(kept.clone());
+            let _ = futures::poll!(&mut flight);
+            answer(&gate, Err(RefreshError::Transient("503".into())));
+            flight.await
+        });
+        assert_eq!(outcome, RefreshOutcome::Failed("503".into()));
+        assert!(kept.state.borrow().is_signed_in());
+        assert_eq!(runner.failures(), Failures { count: 1, last_at: Some(T0) });
+
+        let rejected = signed_in_cell();
+        let outcome = pool.run_until(async {
+            let mut flight = runner.trigger(rejected.clone());
+            let _ = futures::poll!(&mut flight);
+            answer(&gate, Err(RefreshError::Rejected("blacklisted".into())));
+            flight.await
+        });
+        assert_eq!(outcome, RefreshOutcome::SignedOut("blacklisted".into()));
+        assert!(!rejected.state.borrow().is_signed_in());
+        assert_eq!(runner.failures(), Failures::default());
+    }
+
+    #[test]
+    fn unusable_token_from_the_server_counts_as_transient() {
+        let (runner, _calls, _seen, gate) = gated_runner();
+        let cell = signed_in_cell();
+        let mut pool = LocalPool::new();
+        let outcome = pool.run_until(async {
+            let mut flight = runner.trigger(cell.clone());
+            let _ = futures::poll!(&mut flight);
+            answer(&gate, Ok(Refreshed::new("no-expiry")));
+            flight.await
+        });
+        assert!(matches!(outcome, RefreshOutcome::Failed(_)), "{outcome:?}");
+        assert_eq!(cell.state.borrow().session().unwrap().auth_token().expose(), "access-1");
+        assert_eq!(runner.failures().count, 1);
+    }
+
+    #[test]
+    fn signed_out_cell_is_not_refreshed() {
+        let (runner, calls, _seen, _gate) = gated_runner();
+        let cell = Rc::new(TestCell { state: RefCell::new(AuthState::signed_out()), commits: Cell::new(0) });
+        let outcome = LocalPool::new().run_until(runner.trigger(cell));
+        assert_eq!(outcome, RefreshOutcome::NotSignedIn);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,0 +1,225 @@
+//! Token refresh: the user's callback and its types ([`create_refresh`]), the pure schedule
+//! that decides when to call it ([`schedule`]), and the driver that calls it one at a time.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::token::Token;
+
+pub mod schedule;
+
+pub(crate) mod driver;
+pub(crate) mod single_flight;
+
+/// What the refresh callback is given: the current tokens and user state.
+#[derive(Debug, Clone)]
+pub struct RefreshParams<U> {
+    /// The current (possibly expired) access token.
+    pub auth_token: Token,
+    /// The refresh token, if the session keeps one.
+    pub refresh_token: Option<Token>,
+    /// The current user state.
+    pub user: Option<U>,
+}
+
+/// A successful refresh: the new access token and whatever else changed.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::Refreshed;
+///
+/// # let (access, rotated) = ("a".to_string(), "r".to_string());
+/// let refreshed: Refreshed<()> = Refreshed::new(access).refresh_token(rotated);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Refreshed<U> {
+    pub(crate) auth_token: Token,
+    pub(crate) token_type: Option<String>,
+    pub(crate) expires_in: Option<Duration>,
+    pub(crate) refresh_token: Option<Token>,
+    pub(crate) refresh_expires_in: Option<Duration>,
+    pub(crate) user: Option<U>,
+}
+
+impl<U> Refreshed<U> {
+    /// The new access token; everything else stays as it was.
+    pub fn new(auth_token: impl Into<String>) -> Self {
+        Self {
+            auth_token: Token::new(auth_token),
+            token_type: None,
+            expires_in: None,
+            refresh_token: None,
+            refresh_expires_in: None,
+            user: None,
+        }
+    }
+
+    /// A new token type (default: keep the current one).
+    pub fn token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.token_type = Some(token_type.into());
+        self
+    }
+
+    /// Lifetime of an opaque access token (JWTs carry `exp`).
+    pub fn expires_in(mut self, expires_in: Duration) -> Self {
+        self.expires_in = Some(expires_in);
+        self
+    }
+
+    /// A new refresh token (rotation): it replaces the old one.
+    pub fn refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
+        self.refresh_token = Some(Token::new(refresh_token));
+        self
+    }
+
+    /// Lifetime of an opaque new refresh token.
+    pub fn refresh_expires_in(mut self, refresh_expires_in: Duration) -> Self {
+        self.refresh_expires_in = Some(refresh_expires_in);
+        self
+    }
+
+    /// New user state (default: keep the current one).
+    pub fn user(mut self, user: U) -> Self {
+        self.user = Some(user);
+        self
+    }
+}
+
+/// Why a refresh failed, which decides what happens next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshError {
+    /// The server refused the refresh token (401/400, expired, blacklisted): the user is
+    /// signed out.
+    Rejected(String),
+    /// The refresh could not be done now (network down, 5xx, timeout, unreadable answer):
+    /// the session is kept and the refresh retried with capped exponential backoff.
+    Transient(String),
+}
+
+impl fmt::Display for RefreshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefreshError::Rejected(reason) => write!(f, "refresh rejected: {reason}"),
+            RefreshError::Transient(reason) => write!(f, "refresh failed, will retry: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for RefreshError {}
+
+/// What a refresh attempt came to, as returned by `Auth::refresh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// New tokens are in place and stored.
+    Refreshed,
+    /// New tokens are in place, but the storage refused them (they stay in memory); the
+    /// reason says why.
+    RefreshedNotStored(String),
+    /// The session changed while the refresh ran (sign-out, new sign-in): result dropped.
+    Stale,
+    /// The server rejected the refresh: the user was signed out.
+    SignedOut(String),
+    /// A transient failure: the session is kept and the refresh will be retried.
+    Failed(String),
+    /// Nobody is signed in.
+    NotSignedIn,
+    /// No refresh is configured (`AuthConfig::refresh`).
+    NotConfigured,
+}
+
+/// The future a refresh callback returns. Not `Send`: browser futures never are.
+pub type RefreshFuture<U> = Pin<Box<dyn Future<Output = Result<Refreshed<U>, RefreshError>>>>;
+
+type RefreshCallback<U> = Arc<dyn Fn(RefreshParams<U>) -> RefreshFuture<U> + Send + Sync>;
+
+/// How and how often to refresh; turned into a [`Refresh`] by [`create_refresh`].
+pub struct RefreshConfig<U> {
+    interval: Duration,
+    backoff: schedule::Backoff,
+    callback: RefreshCallback<U>,
+}
+
+impl<U> RefreshConfig<U> {
+    /// Refresh every `interval` while signed in, and in any case `leeway` (see
+    /// `AuthConfig::leeway`) before the access token expires. Pass a long interval (such as
+    /// one day) to refresh only ahead of expiry.
+    pub fn new<F, Fut>(interval: Duration, callback: F) -> Self
+    where
+        F: Fn(RefreshParams<U>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Refreshed<U>, RefreshError>> + 'static,
+    {
+        Self {
+            interval,
+            backoff: schedule::Backoff::default(),
+            callback: Arc::new(move |params| Box::pin(callback(params))),
+        }
+    }
+
+    /// Delays between retries after transient failures (default 1 s doubling up to 60 s).
+    pub fn backoff(mut self, backoff: schedule::Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+}
+
+/// A ready refresh setup for `AuthConfig::refresh`.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::prelude::*;
+/// use std::time::Duration;
+///
+/// let refresh = create_refresh(RefreshConfig::<()>::new(
+///     Duration::from_secs(240),
+///     |params: RefreshParams<()>| async move {
+///         let Some(_refresh_token) = params.refresh_token else {
+///             return Err(RefreshError::Rejected("no refresh token".into()));
+///         };
+///         // POST it to the server, then:
+///         Ok(Refreshed::new("new-access-token").expires_in(Duration::from_secs(300)))
+///     },
+/// ));
+/// ```
+pub struct Refresh<U> {
+    pub(crate) interval: Duration,
+    pub(crate) backoff: schedule::Backoff,
+    pub(crate) callback: RefreshCallback<U>,
+}
+
+impl<U> Clone for Refresh<U> {
+    fn clone(&self) -> Self {
+        Self {
+            interval: self.interval,
+            backoff: self.backoff,
+            callback: Arc::clone(&self.callback),
+        }
+    }
+}
+
+impl<U> fmt::Debug for Refresh<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refresh")
+            .field("interval", &self.interval)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U> Refresh<U> {
+    /// How often to refresh while signed in.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+}
+
+/// Turns a [`RefreshConfig`] into the [`Refresh`] that `AuthConfig::refresh` takes.
+pub fn create_refresh<U>(config: RefreshConfig<U>) -> Refresh<U> {
+    Refresh {
+        interval: config.interval,
+        backoff: config.backoff,
+        callback: config.callback,
+    }
+}

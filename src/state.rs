@@ -1,0 +1,576 @@
+//! The auth state machine.
+//!
+//! Pure: no web-sys, no signals, time is passed in. The provider keeps one [`AuthState`] in a
+//! signal and replaces it only through these transitions, so every rule about what a valid
+//! session is lives here and is tested natively.
+
+use std::time::Duration;
+
+use crate::error::AuthError;
+use crate::refresh::Refreshed;
+use crate::time::Timestamp;
+use crate::token::{check_token_text, Claims, Token, TokenInfo};
+
+/// The token type used when none is given.
+pub const DEFAULT_TOKEN_TYPE: &str = "Bearer";
+
+/// Everything needed to sign a user in: the input of [`AuthState::sign_in`] and of the
+/// `use_sign_in` hook.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::SignIn;
+/// use std::time::Duration;
+///
+/// #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// struct User { name: String }
+///
+/// # let access = "opaque-access".to_string();
+/// let request = SignIn::new(access)
+///     .expires_in(Duration::from_secs(300)) // only needed for opaque (non-JWT) tokens
+///     .refresh_token("opaque-refresh")
+///     .user(User { name: "ada".into() });
+/// ```
+#[derive(Debug, Clone)]
+pub struct SignIn<U> {
+    auth_token: Token,
+    token_type: String,
+    expires_in: Option<Duration>,
+    refresh_token: Option<Token>,
+    refresh_expires_in: Option<Duration>,
+    user: UserSource<U>,
+}
+
+#[derive(Debug, Clone)]
+enum UserSource<U> {
+    None,
+    Given(U),
+    FromClaims,
+}
+
+impl<U> SignIn<U> {
+    /// Signs in with this access token, type `Bearer`, no refresh token and no user state.
+    pub fn new(auth_token: impl Into<String>) -> Self {
+        Self {
+            auth_token: Token::new(auth_token),
+            token_type: DEFAULT_TOKEN_TYPE.to_owned(),
+            expires_in: None,
+            refresh_token: None,
+            refresh_expires_in: None,
+            user: UserSource::None,
+        }
+    }
+
+    /// The scheme used in the `Authorization` header (default `Bearer`).
+    pub fn token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.token_type = token_type.into();
+        self
+    }
+
+    /// How long the access token lives, for opaque tokens without an `exp` claim. With a JWT,
+    /// the earlier of this and `exp` is used.
+    pub fn expires_in(mut self, expires_in: Duration) -> Self {
+        self.expires_in = Some(expires_in);
+        self
+    }
+
+    /// The refresh token, handed to the refresh callback. Its expiry is read from its `exp`
+    /// claim when it is a JWT.
+    pub fn refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
+        self.refresh_token = Some(Token::new(refresh_token));
+        self
+    }
+
+    /// How long an opaque refresh token lives. Without it (and without `exp`), the refresh
+    /// token is kept until the server rejects it.
+    pub fn refresh_expires_in(mut self, refresh_expires_in: Duration) -> Self {
+        self.refresh_expires_in = Some(refresh_expires_in);
+        self
+    }
+
+    /// The user state to keep with the session.
+    pub fn user(mut self, user: U) -> Self {
+        self.user = UserSource::Given(user);
+        self
+    }
+
+    /// Builds the user state from the access token's claims (deserialising the whole JWT
+    /// payload into `U`).
+    pub fn user_from_claims(mut self) -> Self {
+        self.user = UserSource::FromClaims;
+        self
+    }
+}
+
+/// A signed-in session. Read it through the `use_auth` handle; build it with [`SignIn`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session<U> {
+    pub(crate) auth_token: Token,
+    pub(crate) token_type: String,
+    pub(crate) expires_at: Timestamp,
+    pub(crate) refresh_token: Option<Token>,
+    pub(crate) refresh_expires_at: Option<Timestamp>,
+    pub(crate) user: Option<U>,
+    pub(crate) refreshed_at: Timestamp,
+}
+
+impl<U> Session<U> {
+    /// The access token.
+    pub fn auth_token(&self) -> &Token {
+        &self.auth_token
+    }
+
+    /// The `Authorization` scheme, `Bearer` unless told otherwise.
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+
+    /// When the access token expires.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    /// The refresh token, if one is kept.
+    pub fn refresh_token(&self) -> Option<&Token> {
+        self.refresh_token.as_ref()
+    }
+
+    /// When the refresh token expires, if known.
+    pub fn refresh_expires_at(&self) -> Option<Timestamp> {
+        self.refresh_expires_at
+    }
+
+    /// The user state.
+    pub fn user(&self) -> Option<&U> {
+        self.user.as_ref()
+    }
+
+    /// When the user signed in or the tokens were last refreshed.
+    pub fn refreshed_at(&self) -> Timestamp {
+        self.refreshed_at
+    }
+
+    /// The `Authorization` header value, such as `Bearer eyJ…`. Do not log it.
+    pub fn header(&self) -> String {
+        format!("{} {}", self.token_type, self.auth_token.expose())
+    }
+
+    /// Whether the refresh token is known to have expired at `now`.
+    pub fn refresh_expired(&self, now: Timestamp) -> bool {
+        self.refresh_expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the session must end at `now`: the refresh token expired, or the access token
+    /// expired and nothing can refresh it.
+    pub fn must_end(&self, now: Timestamp, can_refresh: bool) -> bool {
+        self.refresh_expired(now) || (self.expires_at <= now && !can_refresh)
+    }
+}
+
+/// Whether a refresh result was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshApplied {
+    /// The new tokens are in the state.
+    Applied,
+    /// The session changed (sign-out, new sign-in, another refresh) while the refresh ran:
+    /// the result was dropped.
+    Stale,
+}
+
+/// Signed out, or signed in with a [`Session`], plus a version counter bumped by every
+/// transition so that the result of a slow refresh can tell whether it still applies.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::{AuthState, SignIn, Timestamp};
+/// use std::time::Duration;
+///
+/// let now = Timestamp::from_unix_seconds(1_000);
+/// let mut state = AuthState::<()>::signed_out();
+/// state
+///     .sign_in(SignIn::new("opaque").expires_in(Duration::from_secs(60)), now, Duration::ZERO)
+///     .unwrap();
+/// assert!(state.is_signed_in());
+/// state.sign_out();
+/// assert!(!state.is_signed_in());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthState<U> {
+    session: Option<Session<U>>,
+    version: u64,
+}
+
+impl<U> Default for AuthState<U> {
+    fn default() -> Self {
+        Self::signed_out()
+    }
+}
+
+impl<U> AuthState<U> {
+    /// Nobody signed in, version 0.
+    pub fn signed_out() -> Self {
+        Self {
+            session: None,
+            version: 0,
+        }
+    }
+
+    /// A state restored from storage at start-up: the session is kept unless it must already
+    /// end (see [`Session::must_end`]).
+    pub fn restored(session: Option<Session<U>>, now: Timestamp, can_refresh: bool) -> Self {
+        Self {
+            session: session.filter(|session| !session.must_end(now, can_refresh)),
+            version: 0,
+        }
+    }
+
+    /// The session, when signed in.
+    pub fn session(&self) -> Option<&Session<U>> {
+        self.session.as_ref()
+    }
+
+    /// Whether somebody is signed in.
+    pub fn is_signed_in(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The session version: changes on every sign-in, sign-out, refresh and user update.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn bump(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
+    /// Signs in, replacing any session. On error the state is unchanged.
+    pub fn sign_in(
+        &mut self,
+        request: SignIn<U>,
+        now: Timestamp,
+        leeway: Duration,
+    ) -> Result<(), AuthError>
+    where
+        U: serde::de::DeserializeOwned,
+    {
+        check_token_type(&request.token_type)?;
+        let access = TokenInfo::inspect(
+            request.auth_token.expose(),
+            request.expires_in,
+            now,
+            leeway,
+        )?;
+        let refresh_expires_at = match &request.refresh_token {
+            Some(token) => refresh_token_expiry(token, request.refresh_expires_in, now)?,
+            None => None,
+        };
+        let user = match request.user {
+            UserSource::None => None,
+            UserSource::Given(user) => Some(user),
+            UserSource::FromClaims => match &access.claims {
+                Some(claims) => Some(claims.deserialize()?),
+                None => {
+                    return Err(AuthError::UserState(
+                        "the access token is not a JWT, so it has no claims to read".into(),
+                    ))
+                }
+            },
+        };
+        self.session = Some(Session {
+            auth_token: request.auth_token,
+            token_type: request.token_type,
+            expires_at: access.expires_at,
+            refresh_token: request.refresh_token,
+            refresh_expires_at,
+            user,
+            refreshed_at: now,
+        });
+        self.bump();
+        Ok(())
+    }
+
+    /// Signs out. Always bumps the version, so that an in-flight refresh is dropped.
+    pub fn sign_out(&mut self) {
+        self.session = None;
+        self.bump();
+    }
+
+    /// Ends the session if it must end at `now` (see [`Session::must_end`]). Returns whether
+    /// it signed out.
+    pub fn expire(&mut self, now: Timestamp, can_refresh: bool) -> bool {
+        let must_end = self
+            .session
+            .as_ref()
+            .is_some_and(|session| session.must_end(now, can_refresh));
+        if must_end {
+            self.sign_out();
+        }
+        must_end
+    }
+
+    /// Replaces the user state of the current session.
+    pub fn update_user(&mut self, user: U) -> Result<(), AuthError> {
+        let session = self.session.as_mut().ok_or(AuthError::NotSignedIn)?;
+        session.user = Some(user);
+        self.bump();
+        Ok(())
+    }
+
+    /// Applies a refresh result that was started when the state had version `started_at`.
+    ///
+    /// A result whose session has changed since is [`RefreshApplied::Stale`] and changes
+    /// nothing; so is one that arrives after sign-out. A new refresh token replaces the old
+    /// one (rotation); without one, the old one is kept. An invalid new access token is an
+    /// error and leaves the state unchanged.
+    pub fn apply_refresh(
+        &mut self,
+        started_at: u64,
+        refreshed: Refreshed<U>,
+        now: Timestamp,
+        leeway: Duration,
+    ) -> Result<RefreshApplied, AuthError> {
+        if started_at != self.version {
+            return Ok(RefreshApplied::Stale);
+        }
+        let Some(session) = self.session.as_mut() else {
+            return Ok(RefreshApplied::Stale);
+        };
+        if let Some(token_type) = &refreshed.token_type {
+            check_token_type(token_type)?;
+        }
+        let access = TokenInfo::inspect(
+            refreshed.auth_token.expose(),
+            refreshed.expires_in,
+            now,
+            leeway,
+        )?;
+        let refresh = match refreshed.refresh_token {
+            Some(token) => {
+                let expires_at = refresh_token_expiry(&token, refreshed.refresh_expires_in, now)?;
+                Some((token, expires_at))
+            }
+            None => None,
+        };
+        session.auth_token = refreshed.auth_token;
+        session.expires_at = access.expires_at;
+        if let Some(token_type) = refreshed.token_type {
+            session.token_type = token_type;
+        }
+        if let Some((token, expires_at)) = refresh {
+            session.refresh_token = Some(token);
+            session.refresh_expires_at = expires_at;
+        }
+        if let Some(user) = refreshed.user {
+            session.user = Some(user);
+        }
+        session.refreshed_at = now;
+        self.bump();
+        Ok(RefreshApplied::Applied)
+    }
+}
+
+fn check_token_type(token_type: &str) -> Result<(), AuthError> {
+    if token_type.is_empty() || check_token_text(token_type).is_err() || token_type.len() > 64 {
+        return Err(AuthError::InvalidTokenType);
+    }
+    Ok(())
+}
+
+/// The refresh token's expiry: its `exp` claim when it is a JWT, else the explicit
+/// expires-in, else unknown (kept until the server rejects it).
+fn refresh_token_expiry(
+    token: &Token,
+    expires_in: Option<Duration>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, AuthError> {
+    check_token_text(token.expose())?;
+    let from_claims = Claims::decode(token.expose())
+        .ok()
+        .and_then(|claims| claims.expires_at());
+    let from_caller = expires_in.map(|expires_in| now + expires_in);
+    let expires_at = match (from_claims, from_caller) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(AuthError::RefreshTokenExpired);
+    }
+    Ok(expires_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::tests::jwt;
+    use serde::Deserialize;
+
+    const T0: Timestamp = Timestamp::from_unix_seconds(1_000_000);
+    const LEEWAY: Duration = Duration::from_secs(30);
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn access(exp: u64) -> String {
+        jwt(&format!(r#"{{"exp":{exp},"sub":"ada"}}"#))
+    }
+
+    fn signed_in(request: SignIn<String>) -> AuthState<String> {
+        let mut state = AuthState::signed_out();
+        state.sign_in(request, T0, LEEWAY).expect("sign-in");
+        state
+    }
+
+    #[test]
+    fn sign_in_keeps_tokens_expiry_and_user_and_bumps_version() {
+        let state = signed_in(
+            SignIn::new(access(1_000_300))
+                .refresh_token(jwt(r#"{"exp":1086400}"#))
+                .user("ada".to_string()),
+        );
+        let session = state.session().unwrap();
+        assert_eq!(state.version(), 1);
+        assert_eq!(session.expires_at(), Timestamp::from_unix_seconds(1_000_300));
+        assert_eq!(session.refresh_expires_at(), Some(Timestamp::from_unix_seconds(1_086_400)));
+        assert_eq!(session.user().map(String::as_str), Some("ada"));
+        assert_eq!(session.token_type(), "Bearer");
+        assert_eq!(session.header(), format!("Bearer {}", access(1_000_300)));
+        assert_eq!(session.refreshed_at(), T0);
+    }
+
+    #[test]
+    fn sign_in_errors_leave_the_state_unchanged() {
+        let before = signed_in(SignIn::new(access(1_000_300)));
+        let rows: Vec<(&str, SignIn<String>, AuthError)> = vec![
+            ("expired access", SignIn::new(access(999_999)), AuthError::Expired { expired_at: Timestamp::from_unix_seconds(999_999) }),
+            ("no expiry", SignIn::new("opaque"), AuthError::MissingExpiry),
+            ("expired refresh", SignIn::new(access(1_000_300)).refresh_token(jwt(r#"{"exp":5}"#)), AuthError::RefreshTokenExpired),
+            ("empty refresh", SignIn::new(access(1_000_300)).refresh_token(""), AuthError::MalformedToken("token is empty".into())),
+            ("token type with space", SignIn::new(access(1_000_300)).token_type("Bear er"), AuthError::InvalidTokenType),
+            ("empty token type", SignIn::new(access(1_000_300)).token_type(""), AuthError::InvalidTokenType),
+            ("user from opaque claims", SignIn::new("opaque").expires_in(secs(5)).user_from_claims(), AuthError::UserState("the access token is not a JWT, so it has no claims to read".into())),
+        ];
+        for (case, request, expected) in rows {
+            let mut state = before.clone();
+            assert_eq!(state.sign_in(request, T0, LEEWAY), Err(expected), "case: {case}");
+            assert_eq!(state, before, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn user_state_can_come_from_claims() {
+        #[derive(Deserialize, Clone, PartialEq, Debug)]
+        struct User {
+            sub: String,
+        }
+        let mut state = AuthState::<User>::signed_out();
+        state.sign_in(SignIn::new(access(1_000_300)).user_from_claims(), T0, LEEWAY).unwrap();
+        assert_eq!(state.session().unwrap().user(), Some(&User { sub: "ada".into() }));
+    }
+
+    #[test]
+    fn opaque_refresh_token_expiry_comes_from_expires_in_or_is_unknown() {
+        let with = signed_in(SignIn::new(access(1_000_300)).refresh_token("r").refresh_expires_in(secs(600)));
+        assert_eq!(with.session().unwrap().refresh_expires_at(), Some(T0 + secs(600)));
+        let without = signed_in(SignIn::new(access(1_000_300)).refresh_token("r"));
+        assert_eq!(without.session().unwrap().refresh_expires_at(), None);
+    }
+
+    #[test]
+    fn sign_out_clears_and_bumps_even_when_signed_out() {
+        let mut state = signed_in(SignIn::new(access(1_000_300)));
+        state.sign_out();
+        assert_eq!((state.is_signed_in(), state.version()), (false, 2));
+        state.sign_out();
+        assert_eq!(state.version(), 3);
+    }
+
+    #[test]
+    fn expire_table() {
+        // (case, access exp, refresh exp (None: no refresh token), can_refresh, now offset, signs out)
+        let rows = [
+            ("access valid", 1_000_300, None, false, 299, false),
+            ("access expired, no refresh", 1_000_300, None, false, 300, true),
+            ("access expired, refresh possible", 1_000_300, Some(1_001_000), true, 300, false),
+            ("access expired, refresh token but no callback", 1_000_300, Some(1_001_000), false, 300, true),
+            ("refresh token expired", 1_000_300, Some(1_001_000), true, 1_000, true),
+            ("refresh token expired, access still valid", 1_000_300, Some(1_000_100), true, 100, true),
+        ];
+        for (case, exp, refresh_exp, can_refresh, offset, signs_out) in rows {
+            let mut request = SignIn::new(access(exp));
+            if let Some(refresh_exp) = refresh_exp {
+                request = request.refresh_token(jwt(&format!(r#"{{"exp":{refresh_exp}}}"#)));
+            }
+            let mut state = signed_in(request);
+            assert_eq!(state.expire(T0 + secs(offset), can_refresh), signs_out, "case: {case}");
+            assert_eq!(state.is_signed_in(), !signs_out, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn refresh_replaces_access_and_rotates_refresh_token() {
+        let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old").user("ada".into()));
+        let version = state.version();
+        let now = T0 + secs(250);
+        let refreshed = Refreshed::new(access(1_000_550)).refresh_token("new");
+        assert_eq!(state.apply_refresh(version, refreshed, now, LEEWAY), Ok(RefreshApplied::Applied));
+        let session = state.session().unwrap();
+        assert_eq!(session.expires_at(), Timestamp::from_unix_seconds(1_000_550));
+        assert_eq!(session.refresh_token().unwrap().expose(), "new");
+        assert_eq!(session.user().map(String::as_str), Some("ada"));
+        assert_eq!(session.refreshed_at(), now);
+        assert_eq!(state.version(), version + 1);
+    }
+
+    #[test]
+    fn refresh_without_new_refresh_token_keeps_the_old_one() {
+        let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old"));
+        let v = state.version();
+        state.apply_refresh(v, Refreshed::new(access(1_000_550)), T0, LEEWAY).unwrap();
+        assert_eq!(state.session().unwrap().refresh_token().unwrap().expose(), "old");
+    }
+
+    #[test]
+    fn late_refresh_after_sign_out_or_new_sign_in_is_dropped() {
+        let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old"));
+        let started = state.version();
+        state.sign_out();
+        let late = Refreshed::new(access(1_000_550));
+        assert_eq!(state.apply_refresh(started, late.clone(), T0, LEEWAY), Ok(RefreshApplied::Stale));
+        assert!(!state.is_signed_in());
+
+        state.sign_in(SignIn::new(access(1_000_400)), T0, LEEWAY).unwrap();
+        let before = state.clone();
+        assert_eq!(state.apply_refresh(started, late, T0, LEEWAY), Ok(RefreshApplied::Stale));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn invalid_refresh_result_is_an_error_and_changes_nothing() {
+        let mut state = signed_in(SignIn::new(access(1_000_300)));
+        let before = state.clone();
+        let v = state.version();
+        assert_eq!(
+            state.apply_refresh(v, Refreshed::new("garbage"), T0, LEEWAY),
+            Err(AuthError::MissingExpiry)
+        );
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn update_user_needs_a_session() {
+        let mut state = AuthState::<String>::signed_out();
+        assert_eq!(state.update_user("x".into()), Err(AuthError::NotSignedIn));
+        let mut state = signed_in(SignIn::new(access(1_000_300)));
+        state.update_user("bob".into()).unwrap();
+        assert_eq!(state.session().unwrap().user().map(String::as_str), Some("bob"));
+    }
+
+    #[test]
+    fn restored_session_that_must_end_is_dropped() {
+        let session = signed_in(SignIn::new(access(1_000_300)).refresh_token("r")).session().cloned();
+        let later = T0 + secs(400);
+        assert!(!AuthState::restored(session.clone(), later, false).is_signed_in());
+        assert!(AuthState::restored(session, later, true).is_signed_in());
+    }
+}

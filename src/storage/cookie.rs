@@ -1,0 +1,304 @@
+//! The session cookie.
+//!
+//! The record (JSON) is stored base64url-encoded so that it needs no quoting. Building the
+//! `Set-Cookie`-style string and finding our cookie in `document.cookie` are pure functions;
+//! [`CookieStorage`] only reads and writes `document.cookie`.
+
+use std::time::Duration;
+
+use super::TokenStorage;
+use crate::config::{CookieOptions, SameSite};
+use crate::error::AuthError;
+use crate::time::Timestamp;
+use crate::token::{base64url_decode, base64url_encode};
+
+/// The most a browser keeps of one cookie's `name=value` (RFC 6265 §6.1 minimum, and what
+/// Chromium and Firefox enforce).
+pub const COOKIE_LIMIT: usize = 4096;
+
+/// Keeps the record in a cookie.
+#[derive(Debug, Clone)]
+pub struct CookieStorage {
+    name: String,
+    options: CookieOptions,
+}
+
+impl CookieStorage {
+    /// A cookie called `name` with these attributes.
+    pub fn new(name: impl Into<String>, options: CookieOptions) -> Self {
+        Self {
+            name: name.into(),
+            options,
+        }
+    }
+}
+
+/// Whether `name` is a valid cookie name (an RFC 7230 token).
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+/// The value of the first cookie called `name` in a `document.cookie` string.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::storage::cookie::find;
+/// assert_eq!(find("a=1; _auth=xyz; b=2", "_auth"), Some("xyz"));
+/// assert_eq!(find("_auth_type=Bearer", "_auth"), None);
+/// ```
+pub fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key.trim() == name).then_some(value.trim())
+    })
+}
+
+/// Encodes a record as a cookie value.
+pub fn encode_value(record: &str) -> String {
+    base64url_encode(record.as_bytes())
+}
+
+/// Decodes a cookie value back to the record; `None` for anything we did not write.
+pub fn decode_value(value: &str) -> Option<String> {
+    String::from_utf8(base64url_decode(value)?).ok()
+}
+
+fn attributes(options: &CookieOptions, page_is_https: bool) -> String {
+    let mut attributes = format!("; Path={}", options.path);
+    if let Some(domain) = &options.domain {
+        attributes.push_str("; Domain=");
+        attributes.push_str(domain);
+    }
+    attributes.push_str("; SameSite=");
+    attributes.push_str(options.same_site.as_str());
+    let secure = options.same_site == SameSite::None || options.secure.unwrap_or(page_is_https);
+    if secure {
+        attributes.push_str("; Secure");
+    }
+    attributes
+}
+
+/// The string to assign to `document.cookie` to store `value`, dropped by the browser at
+/// `expires_at` (whole seconds, rounded down so never later); `None` makes a session cookie.
+///
+/// Errors with [`AuthError::CookieTooLarge`] over [`COOKIE_LIMIT`] and [`AuthError::Storage`]
+/// for an invalid name or attribute.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::storage::cookie::set_string;
+/// use leptos_auth_kit::{CookieOptions, Timestamp};
+/// use std::time::Duration;
+///
+/// let now = Timestamp::from_unix_seconds(100);
+/// let text = set_string("_auth", "abc", &CookieOptions::default(), Some(now + Duration::from_secs(60)), now, true).unwrap();
+/// assert_eq!(text, "_auth=abc; Path=/; SameSite=Lax; Secure; Max-Age=60");
+/// ```
+pub fn set_string(
+    name: &str,
+    value: &str,
+    options: &CookieOptions,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+    page_is_https: bool,
+) -> Result<String, AuthError> {
+    check_options(name, options)?;
+    let size = name.len() + 1 + value.len();
+    if size > COOKIE_LIMIT {
+        return Err(AuthError::CookieTooLarge {
+            size,
+            limit: COOKIE_LIMIT,
+        });
+    }
+    let mut text = format!("{name}={value}{}", attributes(options, page_is_https));
+    if let Some(expires_at) = expires_at {
+        text.push_str(&format!("; Max-Age={}", max_age(expires_at, now).as_secs()));
+    }
+    Ok(text)
+}
+
+/// The string to assign to `document.cookie` to delete the cookie (same path and domain).
+pub fn clear_string(name: &str, options: &CookieOptions, page_is_https: bool) -> String {
+    format!("{name}={}; Max-Age=0", attributes(options, page_is_https))
+}
+
+fn check_options(name: &str, options: &CookieOptions) -> Result<(), AuthError> {
+    if !is_valid_name(name) {
+        return Err(AuthError::Storage(format!("`{name}` is not a valid cookie name")));
+    }
+    let bad = |text: &str| text.chars().any(|c| c == ';' || c.is_control() || c.is_whitespace());
+    if !options.path.starts_with('/') || bad(&options.path) {
+        return Err(AuthError::Storage("cookie path must start with `/` and have no `;`".into()));
+    }
+    if options.domain.as_deref().is_some_and(|domain| domain.is_empty() || bad(domain)) {
+        return Err(AuthError::Storage("cookie domain is not valid".into()));
+    }
+    Ok(())
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use wasm_bindgen::JsCast;
+
+    pub(super) fn document() -> Option<web_sys::HtmlDocument> {
+        web_sys::window()?.document()?.dyn_into().ok()
+    }
+
+    pub(super) fn page_is_https() -> bool {
+        web_sys::window()
+            .and_then(|window| window.location().protocol().ok())
+            .is_some_and(|protocol| protocol == "https:")
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl TokenStorage for CookieStorage {
+    fn load(&self) -> Option<String> {
+        let cookies = browser::document()?.cookie().ok()?;
+        let value = find(&cookies, &self.name)?;
+        // A value we cannot decode is foreign or corrupt: hand it on as is, so that the
+        // record parser rejects it and the provider clears it.
+        Some(decode_value(value).unwrap_or_else(|| value.to_owned()))
+    }
+
+    fn save(
+        &self,
+        record: &str,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        let text = set_string(
+            &self.name,
+            &encode_value(record),
+            &self.options,
+            expires_at,
+            now,
+            browser::page_is_https(),
+        )?;
+        let document = browser::document()
+            .ok_or_else(|| AuthError::Storage("no document to set the cookie on".into()))?;
+        document
+            .set_cookie(&text)
+            .map_err(|_| AuthError::Storage("the browser refused the cookie".into()))
+    }
+
+    fn clear(&self) {
+        if let Some(document) = browser::document() {
+            let text = clear_string(&self.name, &self.options, browser::page_is_https());
+            let _ = document.set_cookie(&text);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl TokenStorage for CookieStorage {
+    fn load(&self) -> Option<String> {
+        None
+    }
+
+    fn save(&self, record: &str, expires_at: Option<Timestamp>, now: Timestamp) -> Result<(), AuthError> {
+        // Same checks as in the browser, so size errors show up in host tests too.
+        set_string(&self.name, &encode_value(record), &self.options, expires_at, now, false).map(drop)
+    }
+
+    fn clear(&self) {}
+}
+
+/// Seconds until `expires_at`, rounded down: never later than the token.
+pub fn max_age(expires_at: Timestamp, now: Timestamp) -> Duration {
+    Duration::from_secs(expires_at.saturating_duration_since(now).as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+
+    #[test]
+    fn set_string_table() {
+        let opts = |domain: Option<&str>, path: &str, secure: Option<bool>, same_site| CookieOptions {
+            domain: domain.map(Into::into),
+            path: path.into(),
+            secure,
+            same_site,
+        };
+        let at = |ms| Some(Timestamp::from_unix_millis(ms));
+        let rows = [
+            ("defaults on http", opts(None, "/", None, SameSite::Lax), at(1_060_000), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
+            ("defaults on https", opts(None, "/", None, SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60"),
+            ("forced insecure on https", opts(None, "/", Some(false), SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
+            ("domain and strict", opts(Some("example.com"), "/app", None, SameSite::Strict), at(1_060_000), false, "_auth=v; Path=/app; Domain=example.com; SameSite=Strict; Max-Age=60"),
+            ("samesite none forces secure", opts(None, "/", Some(false), SameSite::None), at(1_060_000), false, "_auth=v; Path=/; SameSite=None; Secure; Max-Age=60"),
+            ("max-age rounds down", opts(None, "/", None, SameSite::Lax), at(1_060_999), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
+            ("session cookie", opts(None, "/", None, SameSite::Lax), None, false, "_auth=v; Path=/; SameSite=Lax"),
+        ];
+        for (case, options, expires_at, https, expected) in rows {
+            assert_eq!(set_string("_auth", "v", &options, expires_at, NOW, https).as_deref(), Ok(expected), "case: {case}");
+        }
+    }
+
+    #[test]
+    fn oversized_cookie_is_an_error_not_a_truncation() {
+        let value = "x".repeat(COOKIE_LIMIT);
+        assert_eq!(
+            set_string("_auth", &value, &CookieOptions::default(), None, NOW, false),
+            Err(AuthError::CookieTooLarge { size: COOKIE_LIMIT + 6, limit: COOKIE_LIMIT })
+        );
+        let fits = "x".repeat(COOKIE_LIMIT - 6);
+        assert!(set_string("_auth", &fits, &CookieOptions::default(), None, NOW, false).is_ok());
+    }
+
+    #[test]
+    fn invalid_names_and_attributes_are_refused() {
+        for name in ["", "a b", "a;b", "a=b", "ä"] {
+            assert!(set_string(name, "v", &CookieOptions::default(), None, NOW, false).is_err(), "{name:?}");
+        }
+        let bad_path = CookieOptions { path: "/; Domain=evil".into(), ..CookieOptions::default() };
+        assert!(set_string("_auth", "v", &bad_path, None, NOW, false).is_err());
+        let relative = CookieOptions { path: "app".into(), ..CookieOptions::default() };
+        assert!(set_string("_auth", "v", &relative, None, NOW, false).is_err());
+    }
+
+    #[test]
+    fn clearing_uses_the_same_path_and_domain() {
+        let options = CookieOptions { domain: Some("example.com".into()), path: "/app".into(), ..CookieOptions::default() };
+        assert_eq!(clear_string("_auth", &options, false), "_auth=; Path=/app; Domain=example.com; SameSite=Lax; Max-Age=0");
+    }
+
+    #[test]
+    fn find_table() {
+        let rows = [
+            ("", None),
+            ("_auth=abc", Some("abc")),
+            ("x=1;_auth=abc", Some("abc")),
+            ("x=1; _auth = abc ; y=2", Some("abc")),
+            ("_auth_type=Bearer; _auth_state=1", None),
+            ("_auth=first; _auth=second", Some("first")),
+            ("_auth=", Some("")),
+            ("garbage;;; =;", None),
+        ];
+        for (cookies, expected) in rows {
+            assert_eq!(find(cookies, "_auth"), expected, "{cookies:?}");
+        }
+    }
+
+    #[test]
+    fn values_round_trip_and_foreign_values_do_not_decode() {
+        let record = r#"{"v":1,"user":{"name":"Zoë; \"x\""}}"#;
+        let value = encode_value(record);
+        assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(decode_value(&value).as_deref(), Some(record));
+        assert_eq!(decode_value("not base64!"), None);
+        assert_eq!(decode_value("__8"), None); // valid base64url, not UTF-8
+    }
+
+    #[test]
+    fn max_age_never_exceeds_the_expiry() {
+        assert_eq!(max_age(Timestamp::from_unix_millis(1_000_999), NOW), Duration::ZERO);
+        assert_eq!(max_age(Timestamp::from_unix_millis(1_002_500), NOW), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,235 @@
+//! The persisted form of a session: one versioned JSON record under one key.
+//!
+//! Pure: no web-sys, time is passed in. One record (rather than React Auth Kit's four keys
+//! `{name}`, `{name}_type`, `{name}_state`, `{name}_refresh`) means a write is all-or-nothing:
+//! a half-written session cannot be read back. The record looks like
+//!
+//! ```json
+//! {"v":1,"token":"eyJ…","token_type":"Bearer","expires_at":1700000300000,
+//!  "refresh_token":"eyJ…","refresh_expires_at":1700086400000,
+//!  "refreshed_at":1700000000000,"user":{"name":"ada"}}
+//! ```
+//!
+//! with instants in Unix milliseconds. Anything else under our key — missing fields, another
+//! version, unknown fields, a user state that no longer fits `U`, a tampered expiry — is
+//! refused with a [`RecordError`], and the provider then clears the key and starts signed out.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AuthError;
+use crate::state::Session;
+use crate::time::Timestamp;
+use crate::token::{check_token_text, Claims, Token};
+
+/// The record format written by this version of the crate.
+pub const RECORD_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record<U> {
+    v: u32,
+    token: String,
+    token_type: String,
+    expires_at: u64,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    refresh_expires_at: Option<u64>,
+    refreshed_at: u64,
+    #[serde(default = "none")]
+    user: Option<U>,
+}
+
+fn none<U>() -> Option<U> {
+    None
+}
+
+/// Why a stored value was not accepted as a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not JSON, or not a record of ours (missing or unknown fields, wrong types).
+    NotARecord(String),
+    /// A record of another format version.
+    UnknownVersion(u32),
+    /// A record whose tokens are unusable.
+    InvalidToken(String),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::NotARecord(reason) => write!(f, "stored value is not a session record: {reason}"),
+            RecordError::UnknownVersion(v) => write!(f, "stored session record has unknown version {v}"),
+            RecordError::InvalidToken(reason) => write!(f, "stored session has an unusable token: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// Serialises a session. Errors only if the user state cannot be serialised.
+pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
+    let record = Record {
+        v: RECORD_VERSION,
+        token: session.auth_token.expose().to_owned(),
+        token_type: session.token_type.clone(),
+        expires_at: session.expires_at.unix_millis(),
+        refresh_token: session.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+        refresh_expires_at: session.refresh_expires_at.map(Timestamp::unix_millis),
+        refreshed_at: session.refreshed_at.unix_millis(),
+        user: session.user.as_ref(),
+    };
+    serde_json::to_string(&record).map_err(|err| AuthError::UserState(err.to_string()))
+}
+
+/// Reads a session back. It may be expired: [`crate::AuthState::restored`] decides what an
+/// expired session means. The expiry is never later than the JWT's own `exp`, whatever the
+/// record says, and `refreshed_at` is never in the future.
+pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session<U>, RecordError> {
+    // Peek at the version first so that a future format is reported as such.
+    let version = serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|_| RecordError::NotARecord("not JSON".into()))?
+        .get("v")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| RecordError::NotARecord("no version field".into()))?;
+    if version != u64::from(RECORD_VERSION) {
+        return Err(RecordError::UnknownVersion(u32::try_from(version).unwrap_or(u32::MAX)));
+    }
+    // serde_json's messages name the field and the expected type, never the value.
+    let record: Record<U> =
+        serde_json::from_str(text).map_err(|err| RecordError::NotARecord(err.to_string()))?;
+    let invalid = |err: AuthError| RecordError::InvalidToken(err.to_string());
+    check_token_text(&record.token).map_err(invalid)?;
+    if let Some(refresh_token) = &record.refresh_token {
+        check_token_text(refresh_token).map_err(invalid)?;
+    }
+    if record.token_type.is_empty() || check_token_text(&record.token_type).is_err() {
+        return Err(RecordError::InvalidToken("token type".into()));
+    }
+    let capped = |stored: u64, token: &str| {
+        let stored = Timestamp::from_unix_millis(stored);
+        match Claims::decode(token).ok().and_then(|claims| claims.expires_at()) {
+            Some(exp) => stored.min(exp),
+            None => stored,
+        }
+    };
+    let expires_at = capped(record.expires_at, &record.token);
+    let refresh_expires_at = match (&record.refresh_token, record.refresh_expires_at) {
+        (Some(token), Some(at)) => Some(capped(at, token)),
+        (Some(token), None) => Claims::decode(token).ok().and_then(|claims| claims.expires_at()),
+        (None, _) => None,
+    };
+    Ok(Session {
+        auth_token: Token::new(record.token),
+        token_type: record.token_type,
+        expires_at,
+        refresh_token: record.refresh_token.map(Token::new),
+        refresh_expires_at,
+        user: record.user,
+        refreshed_at: Timestamp::from_unix_millis(record.refreshed_at).min(now),
+    })
+}
+
+/// When the stored copy may be dropped: the refresh token's expiry when one is kept (`None`,
+/// keep, when that expiry is unknown), else the access token's.
+pub fn storage_expiry<U>(session: &Session<U>) -> Option<Timestamp> {
+    match &session.refresh_token {
+        Some(_) => session.refresh_expires_at,
+        None => Some(session.expires_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::state::{AuthState, SignIn};
+    use crate::token::tests::jwt;
+
+    const T0: Timestamp = Timestamp::from_unix_seconds(1_000_000);
+
+    #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+    struct User {
+        name: String,
+    }
+
+    fn session(request: SignIn<User>) -> Session<User> {
+        let mut state = AuthState::signed_out();
+        state.sign_in(request, T0, Duration::ZERO).unwrap();
+        state.session().cloned().unwrap()
+    }
+
+    fn full() -> Session<User> {
+        session(
+            SignIn::new(jwt(r#"{"exp":1000300}"#))
+                .refresh_token(jwt(r#"{"exp":1086400}"#))
+                .user(User { name: "ada".into() }),
+        )
+    }
+
+    #[test]
+    fn sessions_round_trip() {
+        for original in [full(), session(SignIn::new("opaque").expires_in(Duration::from_secs(60)))] {
+            let text = encode(&original).unwrap();
+            assert_eq!(decode::<User>(&text, T0), Ok(original));
+        }
+    }
+
+    #[test]
+    fn tampered_expiry_is_capped_at_the_jwt_exp() {
+        let text = encode(&full()).unwrap().replace("1000300000", "9999999999999");
+        let restored = decode::<User>(&text, T0).unwrap();
+        assert_eq!(restored.expires_at(), Timestamp::from_unix_seconds(1_000_300));
+    }
+
+    #[test]
+    fn refused_values_table() {
+        let good = encode(&full()).unwrap();
+        let not_a_record = |s: &str| matches!(decode::<User>(s, T0), Err(RecordError::NotARecord(_)));
+        let rows: Vec<(&str, String, fn(&Result<Session<User>, RecordError>) -> bool)> = vec![
+            ("empty", String::new(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("not json", "eyJhbGciOi.abc.def".into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("json string", r#""token""#.into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("react auth kit state", r#"{"name":"ada"}"#.into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("future version", good.replace(r#""v":1"#, r#""v":2"#), |r| r == &Err(RecordError::UnknownVersion(2))),
+            ("partial: no token", good.replacen(r#""token":"#, r#""tok":"#, 1), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("wrong type", good.replace(r#""expires_at":1000300000"#, r#""expires_at":"soon""#), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("user state no longer fits", good.replace(r#"{"name":"ada"}"#, r#"{"nom":"ada"}"#), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("user state wrong type", good.replace(r#"{"name":"ada"}"#, "[1]"), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("token with newline", good.replacen(r#""token":""#, r#""token":"a\nb"#, 1), |r| matches!(r, Err(RecordError::InvalidToken(_)))),
+            ("empty token", encode(&session(SignIn::new("x").expires_in(Duration::from_secs(9)))).unwrap().replace(r#""token":"x""#, r#""token":"""#), |r| matches!(r, Err(RecordError::InvalidToken(_)))),
+            ("truncated", good[..good.len() / 2].to_owned(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+        ];
+        for (case, text, ok) in rows {
+            let got = decode::<User>(&text, T0);
+            assert!(ok(&got), "case {case}: got {got:?}");
+        }
+        assert!(not_a_record("null"));
+    }
+
+    #[test]
+    fn refused_values_never_echo_the_token() {
+        let text = encode(&full()).unwrap().replace(r#""expires_at":1000300000"#, r#""expires_at":"x""#);
+        let err = decode::<User>(&text, T0).unwrap_err().to_string();
+        assert!(!err.contains("eyJ"), "{err}");
+    }
+
+    #[test]
+    fn refreshed_at_from_the_future_is_clamped_to_now() {
+        let text = encode(&full()).unwrap().replace(r#""refreshed_at":1000000000"#, r#""refreshed_at":9000000000000"#);
+        assert_eq!(decode::<User>(&text, T0).unwrap().refreshed_at(), T0);
+    }
+
+    #[test]
+    fn storage_expiry_follows_the_longest_lived_token() {
+        assert_eq!(storage_expiry(&full()), Some(Timestamp::from_unix_seconds(1_086_400)));
+        let access_only = session(SignIn::new(jwt(r#"{"exp":1000300}"#)));
+        assert_eq!(storage_expiry(&access_only), Some(Timestamp::from_unix_seconds(1_000_300)));
+        let opaque_refresh = session(SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token("r"));
+        assert_eq!(storage_expiry(&opaque_refresh), None);
+    }
+}

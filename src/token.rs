@@ -1,0 +1,355 @@
+//! Tokens and their claims.
+//!
+//! Pure: no web-sys, time is passed in. JWT payloads are decoded **without verifying the
+//! signature**: the client cannot check it and does not need to; it only reads `exp` to know
+//! when to refresh. The server remains the authority on every request.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::AuthError;
+use crate::time::Timestamp;
+
+/// The longest token accepted, in bytes. Real access and refresh tokens are well under 2 KB;
+/// anything near this is a mistake or an attack on storage.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// base64url that accepts the payload with or without `=` padding (RFC 7515 omits it, some
+/// servers add it).
+const BASE64URL_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A secret token (access or refresh). Its `Debug` prints `Token(***)`, and it has no
+/// `Display`, so it cannot end up in a log by accident.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::Token;
+///
+/// let token = Token::new("secret-value");
+/// assert_eq!(format!("{token:?}"), "Token(***)");
+/// assert_eq!(token.expose(), "secret-value");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token string.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token itself, for an `Authorization` header or a request body. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// The claims of a JWT payload, decoded without verification.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::Claims;
+/// # let jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZGEiLCJleHAiOjQxMDI0NDQ4MDAsInJvbGUiOiJhZG1pbiJ9.";
+/// let claims = Claims::decode(jwt).unwrap();
+/// assert_eq!(claims.subject(), Some("ada"));
+/// assert_eq!(claims.get::<String>("role").as_deref(), Some("admin"));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Claims {
+    map: Map<String, Value>,
+}
+
+impl fmt::Debug for Claims {
+    /// Claims are not the token, but they can carry personal data: only the names are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
+
+impl Claims {
+    /// Decodes the payload of a compact JWS (`header.payload.signature`).
+    ///
+    /// Errors with [`AuthError::MalformedToken`] when the token does not have three parts, the
+    /// payload is not base64url, or it is not a JSON object; [`AuthError::TokenTooLarge`]
+    /// past [`MAX_TOKEN_LEN`].
+    pub fn decode(token: &str) -> Result<Self, AuthError> {
+        check_token_text(token)?;
+        let mut parts = token.split('.');
+        let (Some(_header), Some(payload), Some(_signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::MalformedToken(
+                "a JWT has three dot-separated parts".into(),
+            ));
+        };
+        let bytes = BASE64URL_ANY_PADDING
+            .decode(payload)
+            .map_err(|_| AuthError::MalformedToken("JWT payload is not base64url".into()))?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(Self { map }),
+            Ok(_) => Err(AuthError::MalformedToken(
+                "JWT payload is not a JSON object".into(),
+            )),
+            Err(_) => Err(AuthError::MalformedToken("JWT payload is not JSON".into())),
+        }
+    }
+
+    /// `exp`: when the token expires. `None` when absent or not a non-negative number.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.numeric_date("exp")
+    }
+
+    /// `iat`: when the token was issued.
+    pub fn issued_at(&self) -> Option<Timestamp> {
+        self.numeric_date("iat")
+    }
+
+    /// `nbf`: the token is not valid before this instant.
+    pub fn not_before(&self) -> Option<Timestamp> {
+        self.numeric_date("nbf")
+    }
+
+    /// `sub`: the subject, usually the user id.
+    pub fn subject(&self) -> Option<&str> {
+        self.map.get("sub").and_then(Value::as_str)
+    }
+
+    /// One claim deserialised into `T`; `None` when absent or of another type.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        self.map
+            .get(name)
+            .and_then(|value| T::deserialize(value).ok())
+    }
+
+    /// All claims deserialised into `T` (for example a user type with `#[serde(rename)]`
+    /// fields). Errors with [`AuthError::UserState`] saying which field did not fit.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
+        T::deserialize(Value::Object(self.map.clone()))
+            .map_err(|err| AuthError::UserState(format!("claims do not fit the user type: {err}")))
+    }
+
+    /// The raw claims.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.map
+    }
+
+    fn numeric_date(&self, name: &str) -> Option<Timestamp> {
+        let seconds = self.map.get(name)?.as_f64()?;
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Timestamp::from_unix_millis((seconds * 1000.0).min(u64::MAX as f64) as u64))
+    }
+}
+
+/// What the store needs to know about a token it is about to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    /// When the token stops being valid.
+    pub expires_at: Timestamp,
+    /// The decoded claims, when the token is a JWT.
+    pub claims: Option<Claims>,
+}
+
+impl TokenInfo {
+    /// Checks a token and works out when it expires.
+    ///
+    /// The expiry is the JWT's `exp`, or `now + expires_in` for an opaque token; when both
+    /// are known the earlier wins (a token is never used past its `exp`). A token whose `nbf`
+    /// is more than `leeway` in the future is refused, as is an already expired one.
+    ///
+    /// ## Usage
+    /// ```
+    /// use leptos_auth_kit::{TokenInfo, Timestamp};
+    /// use std::time::Duration;
+    ///
+    /// let now = Timestamp::from_unix_seconds(1_000);
+    /// let info = TokenInfo::inspect("opaque-abc", Some(Duration::from_secs(300)), now, Duration::ZERO).unwrap();
+    /// assert_eq!(info.expires_at, Timestamp::from_unix_seconds(1_300));
+    /// ```
+    pub fn inspect(
+        token: &str,
+        expires_in: Option<Duration>,
+        now: Timestamp,
+        leeway: Duration,
+    ) -> Result<Self, AuthError> {
+        check_token_text(token)?;
+        let claims = match Claims::decode(token) {
+            Ok(claims) => Some(claims),
+            // An opaque token may contain dots; only insist on a JWT when nothing else tells
+            // us when the token expires.
+            Err(err) if expires_in.is_none() && token.split('.').count() == 3 => return Err(err),
+            Err(_) => None,
+        };
+        let from_claims = claims.as_ref().and_then(Claims::expires_at);
+        let from_caller = expires_in.map(|expires_in| now + expires_in);
+        let expires_at = match (from_claims, from_caller) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(at), None) | (None, Some(at)) => at,
+            (None, None) => return Err(AuthError::MissingExpiry),
+        };
+        if expires_at <= now {
+            return Err(AuthError::Expired {
+                expired_at: expires_at,
+            });
+        }
+        if let Some(not_before) = claims.as_ref().and_then(Claims::not_before) {
+            if not_before > now + leeway {
+                return Err(AuthError::NotYetValid { not_before });
+            }
+        }
+        Ok(Self { expires_at, claims })
+    }
+}
+
+/// Rejects what can never be a token: empty, oversized, or text that would break an HTTP
+/// header or a cookie.
+pub(crate) fn check_token_text(token: &str) -> Result<(), AuthError> {
+    if token.is_empty() {
+        return Err(AuthError::MalformedToken("token is empty".into()));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::TokenTooLarge {
+            len: token.len(),
+            max: MAX_TOKEN_LEN,
+        });
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(AuthError::MalformedToken(
+            "token contains spaces or control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes `bytes` as unpadded base64url (used for cookie values and test tokens).
+pub(crate) fn base64url_encode(bytes: &[u8]) -> String {
+    BASE64URL_ANY_PADDING.encode(bytes)
+}
+
+/// Decodes base64url with or without padding.
+pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    BASE64URL_ANY_PADDING.decode(text).ok()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    /// An unsigned JWT with `payload` as its claims (the signature is never checked).
+    pub(crate) fn jwt(payload: &str) -> String {
+        format!(
+            "{}.{}.sig",
+            base64url_encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+            base64url_encode(payload.as_bytes())
+        )
+    }
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000_000);
+    const LEEWAY: Duration = Duration::from_secs(30);
+
+    fn padded(payload: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE;
+        format!("h.{}.s", URL_SAFE.encode(payload))
+    }
+
+    #[test]
+    fn inspect_table() {
+        let huge = format!("a{}", "b".repeat(MAX_TOKEN_LEN));
+        let secs = |s| Ok(Timestamp::from_unix_seconds(s));
+        let malformed = |r: &str| Err(AuthError::MalformedToken(r.into()));
+        // (case, token, explicit expires-in, expected expires_at or error)
+        let rows: Vec<(&str, String, Option<u64>, Result<Timestamp, AuthError>)> = vec![
+            ("valid jwt", jwt(r#"{"exp":1000100}"#), None, secs(1_000_100)),
+            ("padded payload", padded(r#"{"exp":1000100,"s":"x"}"#), None, secs(1_000_100)),
+            ("unpadded payload", jwt(r#"{"exp":1000100,"s":"x"}"#), None, secs(1_000_100)),
+            ("fractional exp", jwt(r#"{"exp":1000100.5}"#), None, Ok(Timestamp::from_unix_millis(1_000_100_500))),
+            ("earlier of exp and expires-in", jwt(r#"{"exp":1000100}"#), Some(50), secs(1_000_050)),
+            ("exp earlier than expires-in", jwt(r#"{"exp":1000100}"#), Some(500), secs(1_000_100)),
+            ("opaque with expires-in", "opaque-token".into(), Some(60), secs(1_000_060)),
+            ("opaque with dots and expires-in", "a.b.c".into(), Some(60), secs(1_000_060)),
+            ("opaque without expires-in", "opaque-token".into(), None, Err(AuthError::MissingExpiry)),
+            ("jwt without exp", jwt(r#"{"sub":"ada"}"#), None, Err(AuthError::MissingExpiry)),
+            ("exp as a string", jwt(r#"{"exp":"1000100"}"#), None, Err(AuthError::MissingExpiry)),
+            ("negative exp", jwt(r#"{"exp":-5}"#), None, Err(AuthError::MissingExpiry)),
+            ("bad base64", "h.!!!.s".into(), None, malformed("JWT payload is not base64url")),
+            ("bad json", format!("h.{}.s", base64url_encode(b"{nope")), None, malformed("JWT payload is not JSON")),
+            ("json array", jwt("[1,2]"), None, malformed("JWT payload is not a JSON object")),
+            ("empty", String::new(), Some(60), malformed("token is empty")),
+            ("whitespace", "abc def".into(), Some(60), malformed("token contains spaces or control characters")),
+            ("newline", "abc\r\nSet-Cookie: x".into(), Some(60), malformed("token contains spaces or control characters")),
+            ("expired", jwt(r#"{"exp":999999}"#), None, Err(AuthError::Expired { expired_at: Timestamp::from_unix_seconds(999_999) })),
+            ("expiring exactly now", jwt(r#"{"exp":1000000}"#), None, Err(AuthError::Expired { expired_at: NOW })),
+            ("nbf within leeway", jwt(r#"{"exp":1000100,"nbf":1000020}"#), None, secs(1_000_100)),
+            ("nbf in the future", jwt(r#"{"exp":1000100,"nbf":1000031}"#), None, Err(AuthError::NotYetValid { not_before: Timestamp::from_unix_seconds(1_000_031) })),
+            ("huge", huge.clone(), Some(60), Err(AuthError::TokenTooLarge { len: huge.len(), max: MAX_TOKEN_LEN })),
+        ];
+        for (case, token, expires_in, expected) in rows {
+            let got = TokenInfo::inspect(&token, expires_in.map(Duration::from_secs), NOW, LEEWAY)
+                .map(|info| info.expires_at);
+            assert_eq!(got, expected, "case: {case}");
+        }
+    }
+
+    #[test]
+    fn standard_claims_are_read() {
+        let claims = Claims::decode(&jwt(r#"{"exp":10,"iat":5,"nbf":6,"sub":"ada","role":"admin"}"#)).unwrap();
+        assert_eq!(claims.expires_at(), Some(Timestamp::from_unix_seconds(10)));
+        assert_eq!(claims.issued_at(), Some(Timestamp::from_unix_seconds(5)));
+        assert_eq!(claims.not_before(), Some(Timestamp::from_unix_seconds(6)));
+        assert_eq!(claims.subject(), Some("ada"));
+        assert_eq!(claims.get::<String>("role").as_deref(), Some("admin"));
+        assert_eq!(claims.get::<u32>("role"), None);
+    }
+
+    #[test]
+    fn claims_deserialize_into_a_user_type_or_say_why_not() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct User {
+            #[serde(rename = "sub")]
+            name: String,
+            role: String,
+        }
+        let claims = Claims::decode(&jwt(r#"{"exp":10,"sub":"ada","role":"admin"}"#)).unwrap();
+        assert_eq!(
+            claims.deserialize::<User>(),
+            Ok(User { name: "ada".into(), role: "admin".into() })
+        );
+        let missing_role = Claims::decode(&jwt(r#"{"exp":10,"sub":"ada"}"#)).unwrap();
+        let err = missing_role.deserialize::<User>().unwrap_err();
+        assert!(matches!(&err, AuthError::UserState(m) if m.contains("role")), "{err}");
+    }
+
+    #[test]
+    fn jwt_needs_exactly_three_parts() {
+        for token in ["onlyone", "a.b", "a.b.c.d"] {
+            assert!(matches!(Claims::decode(token), Err(AuthError::MalformedToken(_))), "{token}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token_or_claim_values() {
+        let token = Token::new("s3cr3t");
+        assert_eq!(format!("{token:?}"), "Token(***)");
+        let claims = Claims::decode(&jwt(r#"{"exp":10,"email":"ada@example.com"}"#)).unwrap();
+        let shown = format!("{claims:?}");
+        assert!(!shown.contains("ada@example.com"), "{shown}");
+        assert!(shown.contains("email"));
+    }
+}
