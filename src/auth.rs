@@ -25,9 +25,15 @@ use crate::token::Token;
 /// What a user state type must be: cloneable, comparable (so that views reading only the user
 /// do not re-render when a refresh keeps it the same), and serialisable for storage.
 /// Implemented for every such type; use `()` for no user state.
-pub trait UserState: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static {}
+pub trait UserState:
+    Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
 
-impl<T> UserState for T where T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static {}
+impl<T> UserState for T where
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
 
 /// Whether the user is signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,7 +106,9 @@ impl<U: UserState> Auth<U> {
         let storage = config.storage();
         let now = Timestamp::now();
         let can_refresh = config.refresh.is_some();
-        let restored = storage.load().and_then(|text| record::decode::<U>(&text, now).ok());
+        let restored = storage
+            .load()
+            .and_then(|text| record::decode::<U>(&text, now).ok());
         let state = AuthState::restored(restored.clone(), now, can_refresh);
         if !state.is_signed_in() {
             // Corrupt, foreign, expired or partial: remove it so it is not read again.
@@ -258,7 +266,9 @@ impl<U: UserState> Auth<U> {
                 RefreshOutcome::SignedOut(reason) | RefreshOutcome::Failed(reason) => {
                     info.last_error = Some(reason.clone());
                 }
-                RefreshOutcome::Stale | RefreshOutcome::NotSignedIn | RefreshOutcome::NotConfigured => {}
+                RefreshOutcome::Stale
+                | RefreshOutcome::NotSignedIn
+                | RefreshOutcome::NotConfigured => {}
             }
         });
         if updated.is_none() {
@@ -327,7 +337,9 @@ impl<U: UserState> Auth<U> {
     #[cfg(target_arch = "wasm32")]
     pub(crate) fn set_timer(&self, timer: gloo_timers::callback::Timeout) {
         // If the provider is gone the timer is dropped here, which cancels it.
-        let _ = self.inner.try_with_value(|inner| *inner.timer.borrow_mut() = Some(timer));
+        let _ = self
+            .inner
+            .try_with_value(|inner| *inner.timer.borrow_mut() = Some(timer));
     }
 
     pub(crate) fn cancel_timer(&self) {

@@ -237,8 +237,18 @@ mod tests {
     #[test]
     fn defaults_are_the_secure_ones() {
         let config = AuthConfig::<()>::cookie("_auth");
-        let StorageChoice::Cookie(options) = &config.storage else { panic!("cookie storage") };
-        assert_eq!(options, &CookieOptions { domain: None, path: "/".into(), secure: None, same_site: SameSite::Lax });
+        let StorageChoice::Cookie(options) = &config.storage else {
+            panic!("cookie storage")
+        };
+        assert_eq!(
+            options,
+            &CookieOptions {
+                domain: None,
+                path: "/".into(),
+                secure: None,
+                same_site: SameSite::Lax
+            }
+        );
         assert_eq!(config.leeway, Duration::from_secs(30));
         assert!(config.refresh.is_none());
     }
@@ -250,8 +260,18 @@ mod tests {
             .cookie_path("/app")
             .cookie_secure(true)
             .same_site(SameSite::Strict);
-        let StorageChoice::Cookie(options) = &config.storage else { panic!("cookie storage") };
-        assert_eq!(options, &CookieOptions { domain: Some("example.com".into()), path: "/app".into(), secure: Some(true), same_site: SameSite::Strict });
+        let StorageChoice::Cookie(options) = &config.storage else {
+            panic!("cookie storage")
+        };
+        assert_eq!(
+            options,
+            &CookieOptions {
+                domain: Some("example.com".into()),
+                path: "/app".into(),
+                secure: Some(true),
+                same_site: SameSite::Strict
+            }
+        );
         let local = AuthConfig::<()>::local_storage("_auth").cookie_secure(true);
         assert!(matches!(local.storage, StorageChoice::Local));
     }

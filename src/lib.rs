@@ -71,17 +71,21 @@ pub mod storage;
 mod time;
 pub mod token;
 
+/// The README's examples are compiled as doc tests, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use auth::{Auth, AuthStatus, RefreshInfo, UserState};
 pub use config::{AuthConfig, CookieOptions, SameSite};
 pub use error::AuthError;
 pub use hooks::{
-    try_use_auth, try_use_auth_status, use_auth, use_auth_header, use_auth_status,
-    use_auth_user, use_is_authenticated, use_sign_in, use_sign_out,
+    try_use_auth, try_use_auth_status, use_auth, use_auth_header, use_auth_status, use_auth_user,
+    use_is_authenticated, use_sign_in, use_sign_out,
 };
 pub use provider::{AuthProvider, AuthProviderProps};
 pub use refresh::{
-    create_refresh, Refresh, RefreshConfig, RefreshError, RefreshOutcome, RefreshParams,
-    Refreshed,
+    create_refresh, Refresh, RefreshConfig, RefreshError, RefreshOutcome, RefreshParams, Refreshed,
 };
 pub use state::{AuthState, Session, SignIn};
 pub use time::Timestamp;
@@ -90,9 +94,9 @@ pub use token::{Claims, Token, TokenInfo};
 /// Everything an app usually needs: `use leptos_auth_kit::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        create_refresh, try_use_auth, use_auth, use_auth_header, use_auth_status,
-        use_auth_user, use_is_authenticated, use_sign_in, use_sign_out, Auth, AuthConfig,
-        AuthError, AuthProvider, AuthStatus, RefreshConfig, RefreshError, RefreshOutcome,
-        RefreshParams, Refreshed, SameSite, SignIn, Timestamp,
+        create_refresh, try_use_auth, use_auth, use_auth_header, use_auth_status, use_auth_user,
+        use_is_authenticated, use_sign_in, use_sign_out, Auth, AuthConfig, AuthError, AuthProvider,
+        AuthStatus, RefreshConfig, RefreshError, RefreshOutcome, RefreshParams, Refreshed,
+        SameSite, SignIn, Timestamp,
     };
 }

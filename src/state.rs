@@ -254,12 +254,8 @@ impl<U> AuthState<U> {
         U: serde::de::DeserializeOwned,
     {
         check_token_type(&request.token_type)?;
-        let access = TokenInfo::inspect(
-            request.auth_token.expose(),
-            request.expires_in,
-            now,
-            leeway,
-        )?;
+        let access =
+            TokenInfo::inspect(request.auth_token.expose(), request.expires_in, now, leeway)?;
         let refresh_expires_at = match &request.refresh_token {
             Some(token) => refresh_token_expiry(token, request.refresh_expires_in, now)?,
             None => None,
@@ -430,8 +426,14 @@ mod tests {
         );
         let session = state.session().unwrap();
         assert_eq!(state.version(), 1);
-        assert_eq!(session.expires_at(), Timestamp::from_unix_seconds(1_000_300));
-        assert_eq!(session.refresh_expires_at(), Some(Timestamp::from_unix_seconds(1_086_400)));
+        assert_eq!(
+            session.expires_at(),
+            Timestamp::from_unix_seconds(1_000_300)
+        );
+        assert_eq!(
+            session.refresh_expires_at(),
+            Some(Timestamp::from_unix_seconds(1_086_400))
+        );
         assert_eq!(session.user().map(String::as_str), Some("ada"));
         assert_eq!(session.token_type(), "Bearer");
         assert_eq!(session.header(), format!("Bearer {}", access(1_000_300)));
@@ -442,17 +444,49 @@ mod tests {
     fn sign_in_errors_leave_the_state_unchanged() {
         let before = signed_in(SignIn::new(access(1_000_300)));
         let rows: Vec<(&str, SignIn<String>, AuthError)> = vec![
-            ("expired access", SignIn::new(access(999_999)), AuthError::Expired { expired_at: Timestamp::from_unix_seconds(999_999) }),
+            (
+                "expired access",
+                SignIn::new(access(999_999)),
+                AuthError::Expired {
+                    expired_at: Timestamp::from_unix_seconds(999_999),
+                },
+            ),
             ("no expiry", SignIn::new("opaque"), AuthError::MissingExpiry),
-            ("expired refresh", SignIn::new(access(1_000_300)).refresh_token(jwt(r#"{"exp":5}"#)), AuthError::RefreshTokenExpired),
-            ("empty refresh", SignIn::new(access(1_000_300)).refresh_token(""), AuthError::MalformedToken("token is empty".into())),
-            ("token type with space", SignIn::new(access(1_000_300)).token_type("Bear er"), AuthError::InvalidTokenType),
-            ("empty token type", SignIn::new(access(1_000_300)).token_type(""), AuthError::InvalidTokenType),
-            ("user from opaque claims", SignIn::new("opaque").expires_in(secs(5)).user_from_claims(), AuthError::UserState("the access token is not a JWT, so it has no claims to read".into())),
+            (
+                "expired refresh",
+                SignIn::new(access(1_000_300)).refresh_token(jwt(r#"{"exp":5}"#)),
+                AuthError::RefreshTokenExpired,
+            ),
+            (
+                "empty refresh",
+                SignIn::new(access(1_000_300)).refresh_token(""),
+                AuthError::MalformedToken("token is empty".into()),
+            ),
+            (
+                "token type with space",
+                SignIn::new(access(1_000_300)).token_type("Bear er"),
+                AuthError::InvalidTokenType,
+            ),
+            (
+                "empty token type",
+                SignIn::new(access(1_000_300)).token_type(""),
+                AuthError::InvalidTokenType,
+            ),
+            (
+                "user from opaque claims",
+                SignIn::new("opaque").expires_in(secs(5)).user_from_claims(),
+                AuthError::UserState(
+                    "the access token is not a JWT, so it has no claims to read".into(),
+                ),
+            ),
         ];
         for (case, request, expected) in rows {
             let mut state = before.clone();
-            assert_eq!(state.sign_in(request, T0, LEEWAY), Err(expected), "case: {case}");
+            assert_eq!(
+                state.sign_in(request, T0, LEEWAY),
+                Err(expected),
+                "case: {case}"
+            );
             assert_eq!(state, before, "case: {case}");
         }
     }
@@ -464,14 +498,30 @@ mod tests {
             sub: String,
         }
         let mut state = AuthState::<User>::signed_out();
-        state.sign_in(SignIn::new(access(1_000_300)).user_from_claims(), T0, LEEWAY).unwrap();
-        assert_eq!(state.session().unwrap().user(), Some(&User { sub: "ada".into() }));
+        state
+            .sign_in(
+                SignIn::new(access(1_000_300)).user_from_claims(),
+                T0,
+                LEEWAY,
+            )
+            .unwrap();
+        assert_eq!(
+            state.session().unwrap().user(),
+            Some(&User { sub: "ada".into() })
+        );
     }
 
     #[test]
     fn opaque_refresh_token_expiry_comes_from_expires_in_or_is_unknown() {
-        let with = signed_in(SignIn::new(access(1_000_300)).refresh_token("r").refresh_expires_in(secs(600)));
-        assert_eq!(with.session().unwrap().refresh_expires_at(), Some(T0 + secs(600)));
+        let with = signed_in(
+            SignIn::new(access(1_000_300))
+                .refresh_token("r")
+                .refresh_expires_in(secs(600)),
+        );
+        assert_eq!(
+            with.session().unwrap().refresh_expires_at(),
+            Some(T0 + secs(600))
+        );
         let without = signed_in(SignIn::new(access(1_000_300)).refresh_token("r"));
         assert_eq!(without.session().unwrap().refresh_expires_at(), None);
     }
@@ -490,11 +540,46 @@ mod tests {
         // (case, access exp, refresh exp (None: no refresh token), can_refresh, now offset, signs out)
         let rows = [
             ("access valid", 1_000_300, None, false, 299, false),
-            ("access expired, no refresh", 1_000_300, None, false, 300, true),
-            ("access expired, refresh possible", 1_000_300, Some(1_001_000), true, 300, false),
-            ("access expired, refresh token but no callback", 1_000_300, Some(1_001_000), false, 300, true),
-            ("refresh token expired", 1_000_300, Some(1_001_000), true, 1_000, true),
-            ("refresh token expired, access still valid", 1_000_300, Some(1_000_100), true, 100, true),
+            (
+                "access expired, no refresh",
+                1_000_300,
+                None,
+                false,
+                300,
+                true,
+            ),
+            (
+                "access expired, refresh possible",
+                1_000_300,
+                Some(1_001_000),
+                true,
+                300,
+                false,
+            ),
+            (
+                "access expired, refresh token but no callback",
+                1_000_300,
+                Some(1_001_000),
+                false,
+                300,
+                true,
+            ),
+            (
+                "refresh token expired",
+                1_000_300,
+                Some(1_001_000),
+                true,
+                1_000,
+                true,
+            ),
+            (
+                "refresh token expired, access still valid",
+                1_000_300,
+                Some(1_000_100),
+                true,
+                100,
+                true,
+            ),
         ];
         for (case, exp, refresh_exp, can_refresh, offset, signs_out) in rows {
             let mut request = SignIn::new(access(exp));
@@ -502,20 +587,34 @@ mod tests {
                 request = request.refresh_token(jwt(&format!(r#"{{"exp":{refresh_exp}}}"#)));
             }
             let mut state = signed_in(request);
-            assert_eq!(state.expire(T0 + secs(offset), can_refresh), signs_out, "case: {case}");
+            assert_eq!(
+                state.expire(T0 + secs(offset), can_refresh),
+                signs_out,
+                "case: {case}"
+            );
             assert_eq!(state.is_signed_in(), !signs_out, "case: {case}");
         }
     }
 
     #[test]
     fn refresh_replaces_access_and_rotates_refresh_token() {
-        let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old").user("ada".into()));
+        let mut state = signed_in(
+            SignIn::new(access(1_000_300))
+                .refresh_token("old")
+                .user("ada".into()),
+        );
         let version = state.version();
         let now = T0 + secs(250);
         let refreshed = Refreshed::new(access(1_000_550)).refresh_token("new");
-        assert_eq!(state.apply_refresh(version, refreshed, now, LEEWAY), Ok(RefreshApplied::Applied));
+        assert_eq!(
+            state.apply_refresh(version, refreshed, now, LEEWAY),
+            Ok(RefreshApplied::Applied)
+        );
         let session = state.session().unwrap();
-        assert_eq!(session.expires_at(), Timestamp::from_unix_seconds(1_000_550));
+        assert_eq!(
+            session.expires_at(),
+            Timestamp::from_unix_seconds(1_000_550)
+        );
         assert_eq!(session.refresh_token().unwrap().expose(), "new");
         assert_eq!(session.user().map(String::as_str), Some("ada"));
         assert_eq!(session.refreshed_at(), now);
@@ -526,8 +625,13 @@ mod tests {
     fn refresh_without_new_refresh_token_keeps_the_old_one() {
         let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old"));
         let v = state.version();
-        state.apply_refresh(v, Refreshed::new(access(1_000_550)), T0, LEEWAY).unwrap();
-        assert_eq!(state.session().unwrap().refresh_token().unwrap().expose(), "old");
+        state
+            .apply_refresh(v, Refreshed::new(access(1_000_550)), T0, LEEWAY)
+            .unwrap();
+        assert_eq!(
+            state.session().unwrap().refresh_token().unwrap().expose(),
+            "old"
+        );
     }
 
     #[test]
@@ -536,12 +640,20 @@ mod tests {
         let started = state.version();
         state.sign_out();
         let late = Refreshed::new(access(1_000_550));
-        assert_eq!(state.apply_refresh(started, late.clone(), T0, LEEWAY), Ok(RefreshApplied::Stale));
+        assert_eq!(
+            state.apply_refresh(started, late.clone(), T0, LEEWAY),
+            Ok(RefreshApplied::Stale)
+        );
         assert!(!state.is_signed_in());
 
-        state.sign_in(SignIn::new(access(1_000_400)), T0, LEEWAY).unwrap();
+        state
+            .sign_in(SignIn::new(access(1_000_400)), T0, LEEWAY)
+            .unwrap();
         let before = state.clone();
-        assert_eq!(state.apply_refresh(started, late, T0, LEEWAY), Ok(RefreshApplied::Stale));
+        assert_eq!(
+            state.apply_refresh(started, late, T0, LEEWAY),
+            Ok(RefreshApplied::Stale)
+        );
         assert_eq!(state, before);
     }
 
@@ -563,12 +675,17 @@ mod tests {
         assert_eq!(state.update_user("x".into()), Err(AuthError::NotSignedIn));
         let mut state = signed_in(SignIn::new(access(1_000_300)));
         state.update_user("bob".into()).unwrap();
-        assert_eq!(state.session().unwrap().user().map(String::as_str), Some("bob"));
+        assert_eq!(
+            state.session().unwrap().user().map(String::as_str),
+            Some("bob")
+        );
     }
 
     #[test]
     fn restored_session_that_must_end_is_dropped() {
-        let session = signed_in(SignIn::new(access(1_000_300)).refresh_token("r")).session().cloned();
+        let session = signed_in(SignIn::new(access(1_000_300)).refresh_token("r"))
+            .session()
+            .cloned();
         let later = T0 + secs(400);
         assert!(!AuthState::restored(session.clone(), later, false).is_signed_in());
         assert!(AuthState::restored(session, later, true).is_signed_in());

@@ -111,8 +111,14 @@ mod tests {
     fn arithmetic_saturates_instead_of_overflowing() {
         let t = Timestamp::from_unix_millis(5);
         assert_eq!((t - Duration::from_secs(1)).unix_millis(), 0);
-        assert_eq!((Timestamp::from_unix_millis(u64::MAX) + Duration::from_secs(1)).unix_millis(), u64::MAX);
-        assert_eq!(t.saturating_duration_since(Timestamp::from_unix_millis(10)), Duration::ZERO);
+        assert_eq!(
+            (Timestamp::from_unix_millis(u64::MAX) + Duration::from_secs(1)).unix_millis(),
+            u64::MAX
+        );
+        assert_eq!(
+            t.saturating_duration_since(Timestamp::from_unix_millis(10)),
+            Duration::ZERO
+        );
     }
 
     #[test]

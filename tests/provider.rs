@@ -20,29 +20,54 @@ fn ada() -> User {
 async fn cookie_sign_in_renders_persists_survives_reload_and_signs_out() {
     let name = "auth_cookie_cycle";
     let mounted = mount(AuthConfig::cookie(name));
-    assert!(mounted.text().starts_with("Unauthenticated"), "{}", mounted.text());
+    assert!(
+        mounted.text().starts_with("Unauthenticated"),
+        "{}",
+        mounted.text()
+    );
 
     let token = jwt_expiring_in(600, "ada");
-    mounted.auth.sign_in(SignIn::new(token.clone()).user(ada())).unwrap();
+    mounted
+        .auth
+        .sign_in(SignIn::new(token.clone()).user(ada()))
+        .unwrap();
     settle().await;
     assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
 
     // The cookie holds the whole record, with the attributes we promised.
     let value = cookie_value(name).expect("cookie written");
     let record = leptos_auth_kit::storage::cookie::decode_value(&value).unwrap();
-    assert!(record.contains(&token) && record.contains(r#""name":"Ada""#), "{record}");
-    let attributes = cookie_attributes(name).await.expect("cookieStore sees the cookie");
+    assert!(
+        record.contains(&token) && record.contains(r#""name":"Ada""#),
+        "{record}"
+    );
+    let attributes = cookie_attributes(name)
+        .await
+        .expect("cookieStore sees the cookie");
     assert_eq!(field(&attributes, "path"), "/");
     assert_eq!(field(&attributes, "sameSite"), "lax");
-    assert_eq!(field(&attributes, "secure"), false, "page is http, so no Secure");
-    let expires = field(&attributes, "expires").as_f64().expect("not a session cookie");
+    assert_eq!(
+        field(&attributes, "secure"),
+        false,
+        "page is http, so no Secure"
+    );
+    let expires = field(&attributes, "expires")
+        .as_f64()
+        .expect("not a session cookie");
     let exp_ms = (Timestamp::now().unix_seconds() + 600) as f64 * 1000.0;
-    assert!(expires <= exp_ms + 1000.0 && expires > exp_ms - 5000.0, "cookie expires at {expires}, token at {exp_ms}");
+    assert!(
+        expires <= exp_ms + 1000.0 && expires > exp_ms - 5000.0,
+        "cookie expires at {expires}, token at {exp_ms}"
+    );
 
     // A reload: a new provider on the same cookie is signed in from its first frame.
     mounted.unmount();
     let reloaded = mount(AuthConfig::cookie(name));
-    assert_eq!(reloaded.text(), format!("AuthenticatedAda{token}"), "no signed-out frame");
+    assert_eq!(
+        reloaded.text(),
+        format!("AuthenticatedAda{token}"),
+        "no signed-out frame"
+    );
 
     reloaded.auth.sign_out();
     settle().await;
@@ -56,21 +81,40 @@ async fn local_storage_sign_in_persists_survives_reload_and_signs_out() {
     let key = "auth_local_cycle";
     let mounted = mount(AuthConfig::local_storage(key));
     let token = jwt_expiring_in(600, "ada");
-    mounted.auth.sign_in(SignIn::new(token.clone()).user(ada())).unwrap();
+    mounted
+        .auth
+        .sign_in(SignIn::new(token.clone()).user(ada()))
+        .unwrap();
     settle().await;
     assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
-    let stored = local_storage().get_item(key).unwrap().expect("record stored");
+    let stored = local_storage()
+        .get_item(key)
+        .unwrap()
+        .expect("record stored");
     assert!(stored.contains(&token), "{stored}");
-    assert_eq!(cookie_value(key), None, "local storage mode writes no cookie");
+    assert_eq!(
+        cookie_value(key),
+        None,
+        "local storage mode writes no cookie"
+    );
 
     mounted.unmount();
     let reloaded = mount(AuthConfig::local_storage(key));
     assert_eq!(reloaded.text(), format!("AuthenticatedAda{token}"));
 
-    reloaded.auth.update_user(User { name: "Grace".into() }).unwrap();
+    reloaded
+        .auth
+        .update_user(User {
+            name: "Grace".into(),
+        })
+        .unwrap();
     settle().await;
     assert!(reloaded.text().contains("Grace"));
-    assert!(local_storage().get_item(key).unwrap().unwrap().contains("Grace"));
+    assert!(local_storage()
+        .get_item(key)
+        .unwrap()
+        .unwrap()
+        .contains("Grace"));
 
     reloaded.auth.sign_out();
     settle().await;
@@ -81,9 +125,15 @@ async fn local_storage_sign_in_persists_survives_reload_and_signs_out() {
 
 #[wasm_bindgen_test]
 async fn expiring_token_flips_the_dom_to_signed_out_without_a_reload() {
-    for config in [AuthConfig::cookie("auth_expiry"), AuthConfig::local_storage("auth_expiry")] {
+    for config in [
+        AuthConfig::cookie("auth_expiry"),
+        AuthConfig::local_storage("auth_expiry"),
+    ] {
         let mounted = mount(config);
-        mounted.auth.sign_in(SignIn::new("opaque-token").expires_in(Duration::from_millis(1500))).unwrap();
+        mounted
+            .auth
+            .sign_in(SignIn::new("opaque-token").expires_in(Duration::from_millis(1500)))
+            .unwrap();
         settle().await;
         assert!(mounted.text().starts_with("Authenticated"));
         sleep(Duration::from_millis(1900)).await;
@@ -114,20 +164,43 @@ async fn corrupt_or_foreign_values_start_signed_out_and_are_cleared() {
     for value in planted {
         // localStorage: the value as is.
         local_storage().set_item("auth_corrupt", &value).unwrap();
-        local_storage().set_item("unrelated_key", "keep me").unwrap();
+        local_storage()
+            .set_item("unrelated_key", "keep me")
+            .unwrap();
         let mounted = mount(AuthConfig::local_storage("auth_corrupt"));
         assert_eq!(mounted.text(), "Unauthenticated", "planted {value:?}");
-        assert_eq!(local_storage().get_item("auth_corrupt").unwrap(), None, "cleared {value:?}");
-        assert_eq!(local_storage().get_item("unrelated_key").unwrap().as_deref(), Some("keep me"));
+        assert_eq!(
+            local_storage().get_item("auth_corrupt").unwrap(),
+            None,
+            "cleared {value:?}"
+        );
+        assert_eq!(
+            local_storage()
+                .get_item("unrelated_key")
+                .unwrap()
+                .as_deref(),
+            Some("keep me")
+        );
         mounted.unmount();
 
         // Cookie: raw, and encoded the way we encode.
-        for cookie in [value.replace([';', ' ', ','], ""), leptos_auth_kit::storage::cookie::encode_value(&value)] {
+        for cookie in [
+            value.replace([';', ' ', ','], ""),
+            leptos_auth_kit::storage::cookie::encode_value(&value),
+        ] {
             set_raw_cookie(&format!("auth_corrupt={cookie}; Path=/"));
             set_raw_cookie("unrelated_cookie=1; Path=/");
             let mounted = mount(AuthConfig::cookie("auth_corrupt"));
-            assert_eq!(mounted.text(), "Unauthenticated", "planted cookie {cookie:?}");
-            assert_eq!(cookie_value("auth_corrupt"), None, "cleared cookie {cookie:?}");
+            assert_eq!(
+                mounted.text(),
+                "Unauthenticated",
+                "planted cookie {cookie:?}"
+            );
+            assert_eq!(
+                cookie_value("auth_corrupt"),
+                None,
+                "cleared cookie {cookie:?}"
+            );
             assert_eq!(cookie_value("unrelated_cookie").as_deref(), Some("1"));
             mounted.unmount();
         }
@@ -138,7 +211,9 @@ async fn corrupt_or_foreign_values_start_signed_out_and_are_cleared() {
 #[wasm_bindgen_test]
 async fn oversized_cookie_is_an_error_and_changes_nothing() {
     let mounted = mount(AuthConfig::cookie("auth_big"));
-    let huge_user = User { name: "x".repeat(5000) };
+    let huge_user = User {
+        name: "x".repeat(5000),
+    };
     let err = mounted
         .auth
         .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(huge_user))
@@ -155,7 +230,10 @@ async fn invalid_tokens_are_refused_with_a_reason() {
     let mounted = mount(AuthConfig::local_storage("auth_invalid"));
     let rows = [
         (SignIn::new("not-a-jwt"), AuthError::MissingExpiry),
-        (SignIn::new("a.!!!.c"), AuthError::MalformedToken("JWT payload is not base64url".into())),
+        (
+            SignIn::new("a.!!!.c"),
+            AuthError::MalformedToken("JWT payload is not base64url".into()),
+        ),
     ];
     for (request, expected) in rows {
         assert_eq!(mounted.auth.sign_in(request), Err(expected));

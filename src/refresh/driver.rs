@@ -10,12 +10,12 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::schedule::{decide, Decision, Failures};
 #[cfg(target_arch = "wasm32")]
 use super::schedule::timer_delay;
-use crate::auth::{Auth, UserState};
+use super::schedule::{decide, Decision, Failures};
 use super::single_flight::{InFlight, SingleFlight};
 use super::{Refresh, RefreshError, RefreshOutcome, RefreshParams};
+use crate::auth::{Auth, UserState};
 use crate::error::AuthError;
 use crate::state::{AuthState, RefreshApplied};
 use crate::time::Timestamp;
@@ -140,13 +140,20 @@ pub(crate) fn schedule<U: UserState>(auth: Auth<U>) {
         return;
     };
     let now = Timestamp::now();
-    match decide(state.session(), auth.timing().as_ref(), &auth.failures(), now) {
+    match decide(
+        state.session(),
+        auth.timing().as_ref(),
+        &auth.failures(),
+        now,
+    ) {
         Decision::Idle => {}
         Decision::SignOutNow => auth.end_session(),
         #[cfg(target_arch = "wasm32")]
         Decision::WakeAt(at) => {
             let delay = u32::try_from(timer_delay(at, now).as_millis()).unwrap_or(u32::MAX);
-            auth.set_timer(gloo_timers::callback::Timeout::new(delay, move || schedule(auth)));
+            auth.set_timer(gloo_timers::callback::Timeout::new(delay, move || {
+                schedule(auth)
+            }));
         }
         #[cfg(target_arch = "wasm32")]
         Decision::RefreshNow => leptos::task::spawn_local(async move {
@@ -199,7 +206,10 @@ mod tests {
             .refresh_token("refresh-1")
             .user("ada".to_string());
         state.sign_in(request, T0, Duration::ZERO).unwrap();
-        Rc::new(TestCell { state: RefCell::new(state), commits: Cell::new(0) })
+        Rc::new(TestCell {
+            state: RefCell::new(state),
+            commits: Cell::new(0),
+        })
     }
 
     type Answer = Result<Refreshed<String>, RefreshError>;
@@ -207,7 +217,12 @@ mod tests {
 
     /// A runner whose callback counts its calls, records the refresh token it was given, and
     /// waits until the test answers through the returned gate.
-    fn gated_runner() -> (RefreshRunner<String>, Arc<AtomicU32>, Arc<Mutex<Vec<String>>>, Gate) {
+    fn gated_runner() -> (
+        RefreshRunner<String>,
+        Arc<AtomicU32>,
+        Arc<Mutex<Vec<String>>>,
+        Gate,
+    ) {
         let calls = Arc::new(AtomicU32::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gate: Gate = Arc::default();
@@ -227,7 +242,12 @@ mod tests {
                 }
             },
         ));
-        (RefreshRunner::new(refresh, Duration::ZERO), calls, seen, gate)
+        (
+            RefreshRunner::new(refresh, Duration::ZERO),
+            calls,
+            seen,
+            gate,
+        )
     }
 
     fn answer(gate: &Gate, result: Result<Refreshed<String>, RefreshError>) {
@@ -236,7 +256,9 @@ mod tests {
     }
 
     fn fresh() -> Refreshed<String> {
-        Refreshed::new("access-2").expires_in(Duration::from_secs(300)).refresh_token("refresh-2")
+        Refreshed::new("access-2")
+            .expires_in(Duration::from_secs(300))
+            .refresh_token("refresh-2")
     }
 
     #[test]
@@ -257,7 +279,11 @@ mod tests {
         let state = cell.state.borrow();
         let session = state.session().unwrap();
         assert_eq!(session.auth_token().expose(), "access-2");
-        assert_eq!(session.refresh_token().unwrap().expose(), "refresh-2", "rotation stores the new refresh token");
+        assert_eq!(
+            session.refresh_token().unwrap().expose(),
+            "refresh-2",
+            "rotation stores the new refresh token"
+        );
         assert_eq!(*seen.lock().unwrap(), vec!["refresh-1".to_string()]);
     }
 
@@ -292,7 +318,13 @@ mod tests {
         });
         assert_eq!(outcome, RefreshOutcome::Failed("503".into()));
         assert!(kept.state.borrow().is_signed_in());
-        assert_eq!(runner.failures(), Failures { count: 1, last_at: Some(T0) });
+        assert_eq!(
+            runner.failures(),
+            Failures {
+                count: 1,
+                last_at: Some(T0)
+            }
+        );
 
         let rejected = signed_in_cell();
         let outcome = pool.run_until(async {
@@ -318,14 +350,20 @@ mod tests {
             flight.await
         });
         assert!(matches!(outcome, RefreshOutcome::Failed(_)), "{outcome:?}");
-        assert_eq!(cell.state.borrow().session().unwrap().auth_token().expose(), "access-1");
+        assert_eq!(
+            cell.state.borrow().session().unwrap().auth_token().expose(),
+            "access-1"
+        );
         assert_eq!(runner.failures().count, 1);
     }
 
     #[test]
     fn signed_out_cell_is_not_refreshed() {
         let (runner, calls, _seen, _gate) = gated_runner();
-        let cell = Rc::new(TestCell { state: RefCell::new(AuthState::signed_out()), commits: Cell::new(0) });
+        let cell = Rc::new(TestCell {
+            state: RefCell::new(AuthState::signed_out()),
+            commits: Cell::new(0),
+        });
         let outcome = LocalPool::new().run_until(runner.trigger(cell));
         assert_eq!(outcome, RefreshOutcome::NotSignedIn);
         assert_eq!(calls.load(Ordering::SeqCst), 0);

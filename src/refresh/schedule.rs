@@ -143,7 +143,9 @@ pub fn decide<U>(
         _ => {
             // Never more than half the token's lifetime early: with short-lived tokens (shorter
             // than twice the leeway) refreshing `leeway` early would refresh in a loop.
-            let lifetime = session.expires_at().saturating_duration_since(session.refreshed_at());
+            let lifetime = session
+                .expires_at()
+                .saturating_duration_since(session.refreshed_at());
             let early = timing.leeway.min(lifetime / 2);
             let interval = timing.interval.max(MIN_INTERVAL);
             (session.refreshed_at() + interval).min(session.expires_at() - early)
@@ -153,7 +155,9 @@ pub fn decide<U>(
         return Decision::RefreshNow;
     }
     match session.refresh_expires_at() {
-        Some(refresh_expires_at) if refresh_expires_at < due => Decision::WakeAt(refresh_expires_at),
+        Some(refresh_expires_at) if refresh_expires_at < due => {
+            Decision::WakeAt(refresh_expires_at)
+        }
         _ => Decision::WakeAt(due),
     }
 }
@@ -176,7 +180,11 @@ mod tests {
     }
 
     fn timing(interval: u64, leeway: u64) -> Timing {
-        Timing { interval: secs(interval), leeway: secs(leeway), backoff: Backoff::default() }
+        Timing {
+            interval: secs(interval),
+            leeway: secs(leeway),
+            backoff: Backoff::default(),
+        }
     }
 
     /// A session signed in at T0 whose access token lives `access` seconds and whose refresh
@@ -192,7 +200,10 @@ mod tests {
     }
 
     fn failures(count: u32, last_offset: u64) -> Failures {
-        Failures { count, last_at: Some(T0 + secs(last_offset)) }
+        Failures {
+            count,
+            last_at: Some(T0 + secs(last_offset)),
+        }
     }
 
     #[test]
@@ -200,26 +211,166 @@ mod tests {
         let none = Failures::default();
         let wake = |s| Decision::WakeAt(T0 + secs(s));
         // (case, session, timing, failures, now offset, expected)
-        let rows: Vec<(&str, Option<Session<()>>, Option<Timing>, Failures, u64, Decision)> = vec![
-            ("signed out is idle", None, Some(timing(60, 30)), none, 0, Decision::Idle),
-            ("no refresh: wake at expiry", Some(session(300, None)), None, none, 0, wake(300)),
-            ("no refresh: sign out at expiry", Some(session(300, None)), None, none, 300, Decision::SignOutNow),
-            ("interval comes first", Some(session(300, Some(3600))), Some(timing(60, 30)), none, 0, wake(60)),
-            ("expiry leeway comes first", Some(session(300, Some(3600))), Some(timing(600, 30)), none, 0, wake(270)),
-            ("short token refreshes at half-life, not in a loop", Some(session(20, Some(3600))), Some(timing(600, 30)), none, 0, wake(10)),
-            ("zero interval is clamped", Some(session(300, Some(3600))), Some(timing(0, 30)), none, 0, wake(1)),
-            ("due exactly now refreshes", Some(session(300, Some(3600))), Some(timing(600, 30)), none, 270, Decision::RefreshNow),
-            ("late timer catches up with one refresh", Some(session(300, Some(3600))), Some(timing(600, 30)), none, 5000 - 1500, Decision::RefreshNow),
-            ("expired access at start-up with valid refresh refreshes", Some(session(300, Some(3600))), Some(timing(600, 30)), none, 400, Decision::RefreshNow),
-            ("refresh token expiry signs out", Some(session(300, Some(3600))), Some(timing(600, 30)), none, 3600, Decision::SignOutNow),
-            ("wake for refresh token expiry before due", Some(session(300, Some(100))), Some(timing(600, 30)), none, 0, wake(100)),
-            ("backoff after first failure", Some(session(300, Some(3600))), Some(timing(600, 30)), failures(1, 270), 270, wake(271)),
-            ("backoff after third failure", Some(session(300, Some(3600))), Some(timing(600, 30)), failures(3, 280), 280, wake(284)),
-            ("backoff is capped", Some(session(300, Some(3600))), Some(timing(600, 30)), failures(20, 1000), 1000, wake(1060)),
-            ("retry when backoff elapsed", Some(session(300, Some(3600))), Some(timing(600, 30)), failures(2, 300), 302, Decision::RefreshNow),
-            ("no retry past refresh token expiry", Some(session(300, Some(1030))), Some(timing(600, 30)), failures(20, 1000), 1000, wake(1030)),
-            ("retries stop once refresh token expired", Some(session(300, Some(1030))), Some(timing(600, 30)), failures(20, 1000), 1030, Decision::SignOutNow),
-            ("opaque refresh token without expiry keeps retrying", Some(session(300, None)), Some(timing(600, 30)), failures(20, 5000), 5000, wake(5060)),
+        let rows: Vec<(
+            &str,
+            Option<Session<()>>,
+            Option<Timing>,
+            Failures,
+            u64,
+            Decision,
+        )> = vec![
+            (
+                "signed out is idle",
+                None,
+                Some(timing(60, 30)),
+                none,
+                0,
+                Decision::Idle,
+            ),
+            (
+                "no refresh: wake at expiry",
+                Some(session(300, None)),
+                None,
+                none,
+                0,
+                wake(300),
+            ),
+            (
+                "no refresh: sign out at expiry",
+                Some(session(300, None)),
+                None,
+                none,
+                300,
+                Decision::SignOutNow,
+            ),
+            (
+                "interval comes first",
+                Some(session(300, Some(3600))),
+                Some(timing(60, 30)),
+                none,
+                0,
+                wake(60),
+            ),
+            (
+                "expiry leeway comes first",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                none,
+                0,
+                wake(270),
+            ),
+            (
+                "short token refreshes at half-life, not in a loop",
+                Some(session(20, Some(3600))),
+                Some(timing(600, 30)),
+                none,
+                0,
+                wake(10),
+            ),
+            (
+                "zero interval is clamped",
+                Some(session(300, Some(3600))),
+                Some(timing(0, 30)),
+                none,
+                0,
+                wake(1),
+            ),
+            (
+                "due exactly now refreshes",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                none,
+                270,
+                Decision::RefreshNow,
+            ),
+            (
+                "late timer catches up with one refresh",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                none,
+                5000 - 1500,
+                Decision::RefreshNow,
+            ),
+            (
+                "expired access at start-up with valid refresh refreshes",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                none,
+                400,
+                Decision::RefreshNow,
+            ),
+            (
+                "refresh token expiry signs out",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                none,
+                3600,
+                Decision::SignOutNow,
+            ),
+            (
+                "wake for refresh token expiry before due",
+                Some(session(300, Some(100))),
+                Some(timing(600, 30)),
+                none,
+                0,
+                wake(100),
+            ),
+            (
+                "backoff after first failure",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                failures(1, 270),
+                270,
+                wake(271),
+            ),
+            (
+                "backoff after third failure",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                failures(3, 280),
+                280,
+                wake(284),
+            ),
+            (
+                "backoff is capped",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                failures(20, 1000),
+                1000,
+                wake(1060),
+            ),
+            (
+                "retry when backoff elapsed",
+                Some(session(300, Some(3600))),
+                Some(timing(600, 30)),
+                failures(2, 300),
+                302,
+                Decision::RefreshNow,
+            ),
+            (
+                "no retry past refresh token expiry",
+                Some(session(300, Some(1030))),
+                Some(timing(600, 30)),
+                failures(20, 1000),
+                1000,
+                wake(1030),
+            ),
+            (
+                "retries stop once refresh token expired",
+                Some(session(300, Some(1030))),
+                Some(timing(600, 30)),
+                failures(20, 1000),
+                1030,
+                Decision::SignOutNow,
+            ),
+            (
+                "opaque refresh token without expiry keeps retrying",
+                Some(session(300, None)),
+                Some(timing(600, 30)),
+                failures(20, 5000),
+                5000,
+                wake(5060),
+            ),
         ];
         for (case, session, timing, failures, now, expected) in rows {
             let got = decide(session.as_ref(), timing.as_ref(), &failures, T0 + secs(now));
@@ -229,7 +380,10 @@ mod tests {
 
     #[test]
     fn backoff_sequence_doubles_and_caps() {
-        let backoff = Backoff { initial: Duration::from_millis(500), max: secs(10) };
+        let backoff = Backoff {
+            initial: Duration::from_millis(500),
+            max: secs(10),
+        };
         let delays: Vec<u128> = (1..=7).map(|n| backoff.delay(n).as_millis()).collect();
         assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
         assert_eq!(backoff.delay(u32::MAX), secs(10));

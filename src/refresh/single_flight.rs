@@ -68,7 +68,12 @@ mod tests {
         let results = Rc::new(RefCell::new(Vec::new()));
         let mut pool = LocalPool::new();
         for _ in 0..10 {
-            let (flight, calls, released, results) = (flight.clone(), calls.clone(), released.clone(), results.clone());
+            let (flight, calls, released, results) = (
+                flight.clone(),
+                calls.clone(),
+                released.clone(),
+                results.clone(),
+            );
             pool.spawner()
                 .spawn_local(async move {
                     let shared = flight.run(|| {

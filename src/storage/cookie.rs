@@ -36,9 +36,9 @@ impl CookieStorage {
 /// Whether `name` is a valid cookie name (an RFC 7230 token).
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// The value of the first cookie called `name` in a `document.cookie` string.
@@ -127,13 +127,24 @@ pub fn clear_string(name: &str, options: &CookieOptions, page_is_https: bool) ->
 
 fn check_options(name: &str, options: &CookieOptions) -> Result<(), AuthError> {
     if !is_valid_name(name) {
-        return Err(AuthError::Storage(format!("`{name}` is not a valid cookie name")));
+        return Err(AuthError::Storage(format!(
+            "`{name}` is not a valid cookie name"
+        )));
     }
-    let bad = |text: &str| text.chars().any(|c| c == ';' || c.is_control() || c.is_whitespace());
+    let bad = |text: &str| {
+        text.chars()
+            .any(|c| c == ';' || c.is_control() || c.is_whitespace())
+    };
     if !options.path.starts_with('/') || bad(&options.path) {
-        return Err(AuthError::Storage("cookie path must start with `/` and have no `;`".into()));
+        return Err(AuthError::Storage(
+            "cookie path must start with `/` and have no `;`".into(),
+        ));
     }
-    if options.domain.as_deref().is_some_and(|domain| domain.is_empty() || bad(domain)) {
+    if options
+        .domain
+        .as_deref()
+        .is_some_and(|domain| domain.is_empty() || bad(domain))
+    {
         return Err(AuthError::Storage("cookie domain is not valid".into()));
     }
     Ok(())
@@ -199,9 +210,22 @@ impl TokenStorage for CookieStorage {
         None
     }
 
-    fn save(&self, record: &str, expires_at: Option<Timestamp>, now: Timestamp) -> Result<(), AuthError> {
+    fn save(
+        &self,
+        record: &str,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
         // Same checks as in the browser, so size errors show up in host tests too.
-        set_string(&self.name, &encode_value(record), &self.options, expires_at, now, false).map(drop)
+        set_string(
+            &self.name,
+            &encode_value(record),
+            &self.options,
+            expires_at,
+            now,
+            false,
+        )
+        .map(drop)
     }
 
     fn clear(&self) {}
@@ -220,24 +244,71 @@ mod tests {
 
     #[test]
     fn set_string_table() {
-        let opts = |domain: Option<&str>, path: &str, secure: Option<bool>, same_site| CookieOptions {
-            domain: domain.map(Into::into),
-            path: path.into(),
-            secure,
-            same_site,
-        };
+        let opts =
+            |domain: Option<&str>, path: &str, secure: Option<bool>, same_site| CookieOptions {
+                domain: domain.map(Into::into),
+                path: path.into(),
+                secure,
+                same_site,
+            };
         let at = |ms| Some(Timestamp::from_unix_millis(ms));
         let rows = [
-            ("defaults on http", opts(None, "/", None, SameSite::Lax), at(1_060_000), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
-            ("defaults on https", opts(None, "/", None, SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60"),
-            ("forced insecure on https", opts(None, "/", Some(false), SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
-            ("domain and strict", opts(Some("example.com"), "/app", None, SameSite::Strict), at(1_060_000), false, "_auth=v; Path=/app; Domain=example.com; SameSite=Strict; Max-Age=60"),
-            ("samesite none forces secure", opts(None, "/", Some(false), SameSite::None), at(1_060_000), false, "_auth=v; Path=/; SameSite=None; Secure; Max-Age=60"),
-            ("max-age rounds down", opts(None, "/", None, SameSite::Lax), at(1_060_999), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
-            ("session cookie", opts(None, "/", None, SameSite::Lax), None, false, "_auth=v; Path=/; SameSite=Lax"),
+            (
+                "defaults on http",
+                opts(None, "/", None, SameSite::Lax),
+                at(1_060_000),
+                false,
+                "_auth=v; Path=/; SameSite=Lax; Max-Age=60",
+            ),
+            (
+                "defaults on https",
+                opts(None, "/", None, SameSite::Lax),
+                at(1_060_000),
+                true,
+                "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60",
+            ),
+            (
+                "forced insecure on https",
+                opts(None, "/", Some(false), SameSite::Lax),
+                at(1_060_000),
+                true,
+                "_auth=v; Path=/; SameSite=Lax; Max-Age=60",
+            ),
+            (
+                "domain and strict",
+                opts(Some("example.com"), "/app", None, SameSite::Strict),
+                at(1_060_000),
+                false,
+                "_auth=v; Path=/app; Domain=example.com; SameSite=Strict; Max-Age=60",
+            ),
+            (
+                "samesite none forces secure",
+                opts(None, "/", Some(false), SameSite::None),
+                at(1_060_000),
+                false,
+                "_auth=v; Path=/; SameSite=None; Secure; Max-Age=60",
+            ),
+            (
+                "max-age rounds down",
+                opts(None, "/", None, SameSite::Lax),
+                at(1_060_999),
+                false,
+                "_auth=v; Path=/; SameSite=Lax; Max-Age=60",
+            ),
+            (
+                "session cookie",
+                opts(None, "/", None, SameSite::Lax),
+                None,
+                false,
+                "_auth=v; Path=/; SameSite=Lax",
+            ),
         ];
         for (case, options, expires_at, https, expected) in rows {
-            assert_eq!(set_string("_auth", "v", &options, expires_at, NOW, https).as_deref(), Ok(expected), "case: {case}");
+            assert_eq!(
+                set_string("_auth", "v", &options, expires_at, NOW, https).as_deref(),
+                Ok(expected),
+                "case: {case}"
+            );
         }
     }
 
@@ -246,7 +317,10 @@ mod tests {
         let value = "x".repeat(COOKIE_LIMIT);
         assert_eq!(
             set_string("_auth", &value, &CookieOptions::default(), None, NOW, false),
-            Err(AuthError::CookieTooLarge { size: COOKIE_LIMIT + 6, limit: COOKIE_LIMIT })
+            Err(AuthError::CookieTooLarge {
+                size: COOKIE_LIMIT + 6,
+                limit: COOKIE_LIMIT
+            })
         );
         let fits = "x".repeat(COOKIE_LIMIT - 6);
         assert!(set_string("_auth", &fits, &CookieOptions::default(), None, NOW, false).is_ok());
@@ -255,18 +329,34 @@ mod tests {
     #[test]
     fn invalid_names_and_attributes_are_refused() {
         for name in ["", "a b", "a;b", "a=b", "ä"] {
-            assert!(set_string(name, "v", &CookieOptions::default(), None, NOW, false).is_err(), "{name:?}");
+            assert!(
+                set_string(name, "v", &CookieOptions::default(), None, NOW, false).is_err(),
+                "{name:?}"
+            );
         }
-        let bad_path = CookieOptions { path: "/; Domain=evil".into(), ..CookieOptions::default() };
+        let bad_path = CookieOptions {
+            path: "/; Domain=evil".into(),
+            ..CookieOptions::default()
+        };
         assert!(set_string("_auth", "v", &bad_path, None, NOW, false).is_err());
-        let relative = CookieOptions { path: "app".into(), ..CookieOptions::default() };
+        let relative = CookieOptions {
+            path: "app".into(),
+            ..CookieOptions::default()
+        };
         assert!(set_string("_auth", "v", &relative, None, NOW, false).is_err());
     }
 
     #[test]
     fn clearing_uses_the_same_path_and_domain() {
-        let options = CookieOptions { domain: Some("example.com".into()), path: "/app".into(), ..CookieOptions::default() };
-        assert_eq!(clear_string("_auth", &options, false), "_auth=; Path=/app; Domain=example.com; SameSite=Lax; Max-Age=0");
+        let options = CookieOptions {
+            domain: Some("example.com".into()),
+            path: "/app".into(),
+            ..CookieOptions::default()
+        };
+        assert_eq!(
+            clear_string("_auth", &options, false),
+            "_auth=; Path=/app; Domain=example.com; SameSite=Lax; Max-Age=0"
+        );
     }
 
     #[test]
@@ -290,7 +380,9 @@ mod tests {
     fn values_round_trip_and_foreign_values_do_not_decode() {
         let record = r#"{"v":1,"user":{"name":"Zoë; \"x\""}}"#;
         let value = encode_value(record);
-        assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(decode_value(&value).as_deref(), Some(record));
         assert_eq!(decode_value("not base64!"), None);
         assert_eq!(decode_value("__8"), None); // valid base64url, not UTF-8
@@ -298,7 +390,13 @@ mod tests {
 
     #[test]
     fn max_age_never_exceeds_the_expiry() {
-        assert_eq!(max_age(Timestamp::from_unix_millis(1_000_999), NOW), Duration::ZERO);
-        assert_eq!(max_age(Timestamp::from_unix_millis(1_002_500), NOW), Duration::from_secs(2));
+        assert_eq!(
+            max_age(Timestamp::from_unix_millis(1_000_999), NOW),
+            Duration::ZERO
+        );
+        assert_eq!(
+            max_age(Timestamp::from_unix_millis(1_002_500), NOW),
+            Duration::from_secs(2)
+        );
     }
 }

@@ -61,9 +61,15 @@ pub enum RecordError {
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecordError::NotARecord(reason) => write!(f, "stored value is not a session record: {reason}"),
-            RecordError::UnknownVersion(v) => write!(f, "stored session record has unknown version {v}"),
-            RecordError::InvalidToken(reason) => write!(f, "stored session has an unusable token: {reason}"),
+            RecordError::NotARecord(reason) => {
+                write!(f, "stored value is not a session record: {reason}")
+            }
+            RecordError::UnknownVersion(v) => {
+                write!(f, "stored session record has unknown version {v}")
+            }
+            RecordError::InvalidToken(reason) => {
+                write!(f, "stored session has an unusable token: {reason}")
+            }
         }
     }
 }
@@ -77,7 +83,10 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
         token: session.auth_token.expose().to_owned(),
         token_type: session.token_type.clone(),
         expires_at: session.expires_at.unix_millis(),
-        refresh_token: session.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+        refresh_token: session
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose().to_owned()),
         refresh_expires_at: session.refresh_expires_at.map(Timestamp::unix_millis),
         refreshed_at: session.refreshed_at.unix_millis(),
         user: session.user.as_ref(),
@@ -96,7 +105,9 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| RecordError::NotARecord("no version field".into()))?;
     if version != u64::from(RECORD_VERSION) {
-        return Err(RecordError::UnknownVersion(u32::try_from(version).unwrap_or(u32::MAX)));
+        return Err(RecordError::UnknownVersion(
+            u32::try_from(version).unwrap_or(u32::MAX),
+        ));
     }
     // serde_json's messages name the field and the expected type, never the value.
     let record: Record<U> =
@@ -111,7 +122,10 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
     }
     let capped = |stored: u64, token: &str| {
         let stored = Timestamp::from_unix_millis(stored);
-        match Claims::decode(token).ok().and_then(|claims| claims.expires_at()) {
+        match Claims::decode(token)
+            .ok()
+            .and_then(|claims| claims.expires_at())
+        {
             Some(exp) => stored.min(exp),
             None => stored,
         }
@@ -119,7 +133,9 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
     let expires_at = capped(record.expires_at, &record.token);
     let refresh_expires_at = match (&record.refresh_token, record.refresh_expires_at) {
         (Some(token), Some(at)) => Some(capped(at, token)),
-        (Some(token), None) => Claims::decode(token).ok().and_then(|claims| claims.expires_at()),
+        (Some(token), None) => Claims::decode(token)
+            .ok()
+            .and_then(|claims| claims.expires_at()),
         (None, _) => None,
     };
     Ok(Session {
@@ -173,7 +189,10 @@ mod tests {
 
     #[test]
     fn sessions_round_trip() {
-        for original in [full(), session(SignIn::new("opaque").expires_in(Duration::from_secs(60)))] {
+        for original in [
+            full(),
+            session(SignIn::new("opaque").expires_in(Duration::from_secs(60))),
+        ] {
             let text = encode(&original).unwrap();
             assert_eq!(decode::<User>(&text, T0), Ok(original));
         }
@@ -181,28 +200,80 @@ mod tests {
 
     #[test]
     fn tampered_expiry_is_capped_at_the_jwt_exp() {
-        let text = encode(&full()).unwrap().replace("1000300000", "9999999999999");
+        let text = encode(&full())
+            .unwrap()
+            .replace("1000300000", "9999999999999");
         let restored = decode::<User>(&text, T0).unwrap();
-        assert_eq!(restored.expires_at(), Timestamp::from_unix_seconds(1_000_300));
+        assert_eq!(
+            restored.expires_at(),
+            Timestamp::from_unix_seconds(1_000_300)
+        );
     }
 
     #[test]
     fn refused_values_table() {
         let good = encode(&full()).unwrap();
-        let not_a_record = |s: &str| matches!(decode::<User>(s, T0), Err(RecordError::NotARecord(_)));
-        let rows: Vec<(&str, String, fn(&Result<Session<User>, RecordError>) -> bool)> = vec![
-            ("empty", String::new(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("not json", "eyJhbGciOi.abc.def".into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("json string", r#""token""#.into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("react auth kit state", r#"{"name":"ada"}"#.into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("future version", good.replace(r#""v":1"#, r#""v":2"#), |r| r == &Err(RecordError::UnknownVersion(2))),
-            ("partial: no token", good.replacen(r#""token":"#, r#""tok":"#, 1), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("wrong type", good.replace(r#""expires_at":1000300000"#, r#""expires_at":"soon""#), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("user state no longer fits", good.replace(r#"{"name":"ada"}"#, r#"{"nom":"ada"}"#), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("user state wrong type", good.replace(r#"{"name":"ada"}"#, "[1]"), |r| matches!(r, Err(RecordError::NotARecord(_)))),
-            ("token with newline", good.replacen(r#""token":""#, r#""token":"a\nb"#, 1), |r| matches!(r, Err(RecordError::InvalidToken(_)))),
-            ("empty token", encode(&session(SignIn::new("x").expires_in(Duration::from_secs(9)))).unwrap().replace(r#""token":"x""#, r#""token":"""#), |r| matches!(r, Err(RecordError::InvalidToken(_)))),
-            ("truncated", good[..good.len() / 2].to_owned(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+        let not_a_record =
+            |s: &str| matches!(decode::<User>(s, T0), Err(RecordError::NotARecord(_)));
+        let rows: Vec<(
+            &str,
+            String,
+            fn(&Result<Session<User>, RecordError>) -> bool,
+        )> = vec![
+            ("empty", String::new(), |r| {
+                matches!(r, Err(RecordError::NotARecord(_)))
+            }),
+            ("not json", "eyJhbGciOi.abc.def".into(), |r| {
+                matches!(r, Err(RecordError::NotARecord(_)))
+            }),
+            ("json string", r#""token""#.into(), |r| {
+                matches!(r, Err(RecordError::NotARecord(_)))
+            }),
+            ("react auth kit state", r#"{"name":"ada"}"#.into(), |r| {
+                matches!(r, Err(RecordError::NotARecord(_)))
+            }),
+            (
+                "future version",
+                good.replace(r#""v":1"#, r#""v":2"#),
+                |r| r == &Err(RecordError::UnknownVersion(2)),
+            ),
+            (
+                "partial: no token",
+                good.replacen(r#""token":"#, r#""tok":"#, 1),
+                |r| matches!(r, Err(RecordError::NotARecord(_))),
+            ),
+            (
+                "wrong type",
+                good.replace(r#""expires_at":1000300000"#, r#""expires_at":"soon""#),
+                |r| matches!(r, Err(RecordError::NotARecord(_))),
+            ),
+            (
+                "user state no longer fits",
+                good.replace(r#"{"name":"ada"}"#, r#"{"nom":"ada"}"#),
+                |r| matches!(r, Err(RecordError::NotARecord(_))),
+            ),
+            (
+                "user state wrong type",
+                good.replace(r#"{"name":"ada"}"#, "[1]"),
+                |r| matches!(r, Err(RecordError::NotARecord(_))),
+            ),
+            (
+                "token with newline",
+                good.replacen(r#""token":""#, r#""token":"a\nb"#, 1),
+                |r| matches!(r, Err(RecordError::InvalidToken(_))),
+            ),
+            (
+                "empty token",
+                encode(&session(
+                    SignIn::new("x").expires_in(Duration::from_secs(9)),
+                ))
+                .unwrap()
+                .replace(r#""token":"x""#, r#""token":"""#),
+                |r| matches!(r, Err(RecordError::InvalidToken(_))),
+            ),
+            ("truncated", good[..good.len() / 2].to_owned(), |r| {
+                matches!(r, Err(RecordError::NotARecord(_)))
+            }),
         ];
         for (case, text, ok) in rows {
             let got = decode::<User>(&text, T0);
@@ -213,22 +284,33 @@ mod tests {
 
     #[test]
     fn refused_values_never_echo_the_token() {
-        let text = encode(&full()).unwrap().replace(r#""expires_at":1000300000"#, r#""expires_at":"x""#);
+        let text = encode(&full())
+            .unwrap()
+            .replace(r#""expires_at":1000300000"#, r#""expires_at":"x""#);
         let err = decode::<User>(&text, T0).unwrap_err().to_string();
         assert!(!err.contains("eyJ"), "{err}");
     }
 
     #[test]
     fn refreshed_at_from_the_future_is_clamped_to_now() {
-        let text = encode(&full()).unwrap().replace(r#""refreshed_at":1000000000"#, r#""refreshed_at":9000000000000"#);
+        let text = encode(&full()).unwrap().replace(
+            r#""refreshed_at":1000000000"#,
+            r#""refreshed_at":9000000000000"#,
+        );
         assert_eq!(decode::<User>(&text, T0).unwrap().refreshed_at(), T0);
     }
 
     #[test]
     fn storage_expiry_follows_the_longest_lived_token() {
-        assert_eq!(storage_expiry(&full()), Some(Timestamp::from_unix_seconds(1_086_400)));
+        assert_eq!(
+            storage_expiry(&full()),
+            Some(Timestamp::from_unix_seconds(1_086_400))
+        );
         let access_only = session(SignIn::new(jwt(r#"{"exp":1000300}"#)));
-        assert_eq!(storage_expiry(&access_only), Some(Timestamp::from_unix_seconds(1_000_300)));
+        assert_eq!(
+            storage_expiry(&access_only),
+            Some(Timestamp::from_unix_seconds(1_000_300))
+        );
         let opaque_refresh = session(SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token("r"));
         assert_eq!(storage_expiry(&opaque_refresh), None);
     }

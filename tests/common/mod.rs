@@ -80,7 +80,11 @@ pub fn mount(config: AuthConfig<User>) -> Mounted {
         }
     });
     let auth = slot.lock().unwrap().take().expect("probe rendered");
-    Mounted { element, auth, handle: Some(Box::new(handle)) }
+    Mounted {
+        element,
+        auth,
+        handle: Some(Box::new(handle)),
+    }
 }
 
 #[component]
@@ -95,11 +99,17 @@ fn Probe(sink: std::sync::Arc<std::sync::Mutex<Option<Auth<User>>>>) -> impl Int
 }
 
 pub fn document_cookie() -> String {
-    document().unchecked_into::<web_sys::HtmlDocument>().cookie().unwrap_or_default()
+    document()
+        .unchecked_into::<web_sys::HtmlDocument>()
+        .cookie()
+        .unwrap_or_default()
 }
 
 pub fn set_raw_cookie(text: &str) {
-    document().unchecked_into::<web_sys::HtmlDocument>().set_cookie(text).unwrap();
+    document()
+        .unchecked_into::<web_sys::HtmlDocument>()
+        .set_cookie(text)
+        .unwrap();
 }
 
 pub fn cookie_value(name: &str) -> Option<String> {
@@ -110,7 +120,9 @@ pub fn cookie_value(name: &str) -> Option<String> {
 pub async fn cookie_attributes(name: &str) -> Option<JsValue> {
     let window = web_sys::window().unwrap();
     let store = js_sys::Reflect::get(&window, &"cookieStore".into()).ok()?;
-    let get: js_sys::Function = js_sys::Reflect::get(&store, &"get".into()).ok()?.unchecked_into();
+    let get: js_sys::Function = js_sys::Reflect::get(&store, &"get".into())
+        .ok()?
+        .unchecked_into();
     let promise: js_sys::Promise = get.call1(&store, &name.into()).ok()?.unchecked_into();
     let cookie = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
     (!cookie.is_null() && !cookie.is_undefined()).then_some(cookie)

@@ -1,1 +1,208 @@
-fn main(){}
+//! Project tasks: `cargo xtask test` sets up a fresh machine and runs every check;
+//! `cargo xtask demo` runs the demo.
+//!
+//! Plain std on purpose: it must build in seconds on a machine that has nothing else yet.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command};
+
+const USAGE: &str = "usage: cargo xtask <test|demo|bench>
+  test   install what is missing (wasm target, Chromium + chromedriver, wasm-bindgen-cli at
+         the lockfile's version), then run fmt, clippy (host and wasm32), native tests,
+         the refresh benchmark and the browser tests in headless Chromium
+  demo   run the demo app
+  bench  print the refresh engine's figures for a simulated hour";
+
+fn main() {
+    let task = env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "test" => test(),
+        "demo" => demo(),
+        "bench" => bench(),
+        _ => {
+            eprintln!("{USAGE}");
+            exit(2);
+        }
+    };
+    if let Err(message) = result {
+        eprintln!("xtask {task}: {message}");
+        exit(1);
+    }
+}
+
+type Result = std::result::Result<(), String>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn run(what: &str, command: &mut Command) -> Result {
+    println!("\n==> {what}");
+    let status = command
+        .status()
+        .map_err(|err| format!("{what}: could not start: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn test() -> Result {
+    setup()?;
+    run(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
+    run(
+        "clippy (host)",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy (wasm32)",
+        cargo().args([
+            "clippy",
+            "-p",
+            "leptos-auth-kit",
+            "--all-targets",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run("native tests", cargo().args(["test", "--workspace"]))?;
+    bench()?;
+    run(
+        "browser tests (headless Chromium)",
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "leptos-auth-kit",
+                "--target",
+                "wasm32-unknown-unknown",
+            ])
+            .env("CHROMEDRIVER", chromedriver()),
+    )?;
+    println!("\nall checks passed");
+    Ok(())
+}
+
+fn bench() -> Result {
+    run(
+        "refresh benchmark (simulated hour)",
+        cargo().args(["bench", "-p", "leptos-auth-kit", "--bench", "refresh_hour"]),
+    )
+}
+
+fn demo() -> Result {
+    println!(
+        "The demo app is not there yet (issue 4 adds examples/demo and examples/demo-server).\n\
+         Until then, see README.md for a complete app to copy."
+    );
+    Ok(())
+}
+
+fn chromedriver() -> String {
+    env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
+
+/// Installs what the checks need, skipping what is already there at the right version.
+fn setup() -> Result {
+    println!("==> checking tools");
+    let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !installed
+        .lines()
+        .any(|line| line.trim() == "wasm32-unknown-unknown")
+    {
+        run(
+            "add wasm32 target",
+            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        )?;
+    }
+    let components = output("rustup", &["component", "list", "--installed"]).unwrap_or_default();
+    for component in ["rustfmt", "clippy"] {
+        if !components.lines().any(|line| line.starts_with(component)) {
+            run(
+                &format!("add {component}"),
+                Command::new("rustup").args(["component", "add", component]),
+            )?;
+        }
+    }
+    if !Path::new("/usr/bin/chromium").exists() || !Path::new(&chromedriver()).exists() {
+        apt_install(&["chromium", "chromium-driver"])?;
+    }
+    let wanted = lockfile_version("wasm-bindgen")?;
+    let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    if have.split_whitespace().nth(1) != Some(wanted.as_str())
+        || output("wasm-bindgen-test-runner", &["--version"]).is_none()
+    {
+        // Without --locked: wasm-bindgen-cli's own lockfile pins crates this registry lacks.
+        run(
+            &format!("install wasm-bindgen-cli {wanted}"),
+            cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]),
+        )?;
+    }
+    Ok(())
+}
+
+fn apt_install(packages: &[&str]) -> Result {
+    // As root (CI, these machines) apt-get runs directly; otherwise through sudo.
+    let as_root = output("id", &["-u"]).is_some_and(|id| id.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut command = Command::new(if as_root { "apt-get" } else { "sudo" });
+        if !as_root {
+            command.arg("apt-get");
+        }
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    run("apt-get update", &mut apt(&["update"]))?;
+    let mut install = apt(&["install", "-y"]);
+    install.args(packages);
+    run(
+        &format!("apt-get install {}", packages.join(" ")),
+        &mut install,
+    )
+}
+
+/// The version of `package` in Cargo.lock.
+fn lockfile_version(package: &str) -> std::result::Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|err| format!("reading Cargo.lock: {err}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{package}\"") {
+            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(version.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    Err(format!("{package} is not in Cargo.lock"))
+}

@@ -1,0 +1,235 @@
+//! The refresh engine with real timers and a real provider in headless Chromium.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use leptos::prelude::GetUntracked;
+use leptos_auth_kit::prelude::*;
+use leptos_auth_kit::refresh::schedule::Backoff;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const NO_INTERVAL: Duration = Duration::from_secs(86_400);
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// A refresh callback that counts its calls and answers with `answer(call_number)` after
+/// `delay`. Successful answers are opaque tokens `refreshed-N` living 3 s, rotating the
+/// refresh token to `refresh-N`.
+fn counted_refresh(
+    delay: Duration,
+    answer: fn(u32) -> Result<(), RefreshError>,
+) -> (Arc<AtomicU32>, leptos_auth_kit::Refresh<User>) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let refresh = create_refresh(
+        RefreshConfig::new(NO_INTERVAL, move |_params: RefreshParams<User>| {
+            let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                sleep(delay).await;
+                answer(call).map(|()| {
+                    Refreshed::new(format!("refreshed-{call}"))
+                        .expires_in(Duration::from_secs(3))
+                        .refresh_token(format!("refresh-{call}"))
+                })
+            }
+        })
+        .backoff(Backoff {
+            initial: ms(200),
+            max: ms(400),
+        }),
+    );
+    (calls, refresh)
+}
+
+fn sign_in_short(auth: Auth<User>) {
+    auth.sign_in(
+        SignIn::new("access-0")
+            .expires_in(Duration::from_secs(2))
+            .refresh_token("refresh-0")
+            .user(User { name: "Ada".into() }),
+    )
+    .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn refresh_runs_before_expiry_and_the_dom_shows_the_new_token() {
+    let (calls, refresh) = counted_refresh(ms(50), |_| Ok(()));
+    let config = AuthConfig::local_storage("refresh_on_time")
+        .refresh(refresh)
+        .leeway(ms(800));
+    let mounted = mount(config);
+    sign_in_short(mounted.auth);
+    sleep(ms(900)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "not before expiry - leeway (1.2 s)"
+    );
+    sleep(ms(700)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-1");
+    let stored = local_storage()
+        .get_item("refresh_on_time")
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.contains("refreshed-1") && stored.contains("refresh-1"),
+        "rotation stored: {stored}"
+    );
+    let info = mounted.auth.refresh_info().get_untracked();
+    assert_eq!(
+        (info.count, info.in_flight, info.last_error),
+        (1, false, None)
+    );
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn rejected_refresh_signs_out_and_tells_the_app() {
+    let (calls, refresh) = counted_refresh(ms(50), |_| {
+        Err(RefreshError::Rejected("blacklisted".into()))
+    });
+    let expired = Arc::new(AtomicU32::new(0));
+    let hook = expired.clone();
+    let config = AuthConfig::cookie("refresh_rejected")
+        .refresh(refresh)
+        .leeway(ms(800))
+        .on_session_expired(move || {
+            hook.fetch_add(1, Ordering::SeqCst);
+        });
+    let mounted = mount(config);
+    sign_in_short(mounted.auth);
+    sleep(ms(1600)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(mounted.text(), "Unauthenticated");
+    assert_eq!(cookie_value("refresh_rejected"), None);
+    assert_eq!(expired.load(Ordering::SeqCst), 1);
+    sleep(ms(1000)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "no refresh after sign-out");
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn transient_failures_keep_the_session_and_retry_with_backoff() {
+    let (calls, refresh) = counted_refresh(ms(20), |call| {
+        if call <= 2 {
+            Err(RefreshError::Transient("503 Service Unavailable".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let config = AuthConfig::local_storage("refresh_transient")
+        .refresh(refresh)
+        .leeway(ms(800));
+    let mounted = mount(config);
+    sign_in_short(mounted.auth);
+    sleep(ms(1300)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        mounted.text().starts_with("Authenticated"),
+        "kept after a transient failure"
+    );
+    let info = mounted.auth.refresh_info().get_untracked();
+    assert_eq!(info.last_error.as_deref(), Some("503 Service Unavailable"));
+    // Retries after 200 ms, then 400 ms.
+    sleep(ms(900)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-3");
+    assert_eq!(mounted.auth.refresh_info().get_untracked().last_error, None);
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn unmounting_the_provider_stops_all_further_calls() {
+    let (calls, refresh) = counted_refresh(ms(10), |_| Ok(()));
+    let config = AuthConfig::local_storage("refresh_unmount")
+        .refresh(refresh)
+        .leeway(ms(2500));
+    let mounted = mount(config);
+    sign_in_short(mounted.auth);
+    // 2-3 s tokens with a large leeway refresh at half-life: about every 1.5 s.
+    sleep(ms(2000)).await;
+    let before = calls.load(Ordering::SeqCst);
+    assert!(before >= 1, "refreshing while mounted");
+    mounted.unmount();
+    sleep(ms(3500)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "no call after unmount"
+    );
+    local_storage().remove_item("refresh_unmount").unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_manual_refreshes_share_one_call() {
+    let (calls, refresh) = counted_refresh(ms(300), |_| Ok(()));
+    let mounted = mount(AuthConfig::memory().refresh(refresh));
+    mounted
+        .auth
+        .sign_in(SignIn::new("a").expires_in(Duration::from_secs(600)))
+        .unwrap();
+    let outcomes = futures::future::join_all((0..5).map(|_| mounted.auth.refresh())).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        outcomes.iter().all(|o| *o == RefreshOutcome::Refreshed),
+        "{outcomes:?}"
+    );
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn sign_out_during_a_refresh_wins() {
+    let (calls, refresh) = counted_refresh(ms(400), |_| Ok(()));
+    let mounted = mount(AuthConfig::local_storage("refresh_race").refresh(refresh));
+    mounted
+        .auth
+        .sign_in(SignIn::new("a").expires_in(Duration::from_secs(600)))
+        .unwrap();
+    let auth = mounted.auth;
+    let outcome = Arc::new(std::sync::Mutex::new(None));
+    let slot = outcome.clone();
+    leptos::task::spawn_local(async move {
+        let result = auth.refresh().await;
+        *slot.lock().unwrap() = Some(result);
+    });
+    sleep(ms(100)).await;
+    mounted.auth.sign_out();
+    sleep(ms(600)).await;
+    assert_eq!(*outcome.lock().unwrap(), Some(RefreshOutcome::Stale));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(mounted.text(), "Unauthenticated");
+    assert_eq!(local_storage().get_item("refresh_race").unwrap(), None);
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn expired_access_with_valid_refresh_refreshes_on_load_instead_of_signing_out() {
+    let now = Timestamp::now().unix_millis();
+    let record = format!(
+        r#"{{"v":1,"token":"stale","token_type":"Bearer","expires_at":{},"refresh_token":"refresh-0","refresh_expires_at":{},"refreshed_at":{},"user":{{"name":"Ada"}}}}"#,
+        now - 60_000,
+        now + 3_600_000,
+        now - 360_000
+    );
+    local_storage()
+        .set_item("refresh_on_load", &record)
+        .unwrap();
+    let (calls, refresh) = counted_refresh(ms(200), |_| Ok(()));
+    let mounted = mount(AuthConfig::local_storage("refresh_on_load").refresh(refresh));
+    assert!(mounted.text().starts_with("Loading"), "{}", mounted.text());
+    sleep(ms(400)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-1");
+    mounted.auth.sign_out();
+    mounted.unmount();
+}
