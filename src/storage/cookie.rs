@@ -56,6 +56,14 @@ pub fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// The record stored in cookie `name` of a `document.cookie` string. A value we cannot decode
+/// is foreign or corrupt: it is handed on as is, so that the record parser refuses it and the
+/// provider clears it.
+pub fn record_text(cookies: &str, name: &str) -> Option<String> {
+    let value = find(cookies, name)?;
+    Some(decode_value(value).unwrap_or_else(|| value.to_owned()))
+}
+
 /// Encodes a record as a cookie value.
 pub fn encode_value(record: &str) -> String {
     base64url_encode(record.as_bytes())
@@ -168,11 +176,7 @@ mod browser {
 #[cfg(target_arch = "wasm32")]
 impl TokenStorage for CookieStorage {
     fn load(&self) -> Option<String> {
-        let cookies = browser::document()?.cookie().ok()?;
-        let value = find(&cookies, &self.name)?;
-        // A value we cannot decode is foreign or corrupt: hand it on as is, so that the
-        // record parser rejects it and the provider clears it.
-        Some(decode_value(value).unwrap_or_else(|| value.to_owned()))
+        record_text(&browser::document()?.cookie().ok()?, &self.name)
     }
 
     fn save(

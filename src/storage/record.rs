@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AuthError;
-use crate::state::Session;
+use crate::state::{AuthState, Session};
 use crate::time::Timestamp;
 use crate::token::{check_token_text, Claims, Token};
 
@@ -149,6 +149,47 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
     })
 }
 
+/// What start-up makes of the stored value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored<U> {
+    /// The state to start in.
+    pub state: AuthState<U>,
+    /// Whether the stored value must be removed (it was unusable or its session is over).
+    pub clear: bool,
+}
+
+/// Start-up: turns what storage holds under our key into the initial state. Anything that is
+/// not a usable session of ours gives a signed-out state and asks for the key to be cleared.
+/// An expired access token is kept when a refresh can renew it (`can_refresh`) and the
+/// refresh token has not expired.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::storage::record::restore;
+/// use leptos_auth_kit::Timestamp;
+///
+/// let restored = restore::<()>(Some("garbage"), Timestamp::now(), false);
+/// assert!(!restored.state.is_signed_in());
+/// assert!(restored.clear);
+/// ```
+pub fn restore<U: DeserializeOwned>(
+    stored: Option<&str>,
+    now: Timestamp,
+    can_refresh: bool,
+) -> Restored<U> {
+    let Some(text) = stored else {
+        return Restored {
+            state: AuthState::signed_out(),
+            clear: false,
+        };
+    };
+    let state = AuthState::restored(decode(text, now).ok(), now, can_refresh);
+    Restored {
+        clear: !state.is_signed_in(),
+        state,
+    }
+}
+
 /// When the stored copy may be dropped: the refresh token's expiry when one is kept (`None`,
 /// keep, when that expiry is unknown), else the access token's.
 pub fn storage_expiry<U>(session: &Session<U>) -> Option<Timestamp> {
@@ -163,7 +204,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::state::{AuthState, SignIn};
+    use crate::state::SignIn;
     use crate::token::tests::jwt;
 
     const T0: Timestamp = Timestamp::from_unix_seconds(1_000_000);
@@ -174,7 +215,7 @@ mod tests {
     }
 
     fn session(request: SignIn<User>) -> Session<User> {
-        let mut state = AuthState::signed_out();
+        let mut state: AuthState<User> = AuthState::signed_out();
         state.sign_in(request, T0, Duration::ZERO).unwrap();
         state.session().cloned().unwrap()
     }
@@ -298,6 +339,133 @@ mod tests {
             r#""refreshed_at":9000000000000"#,
         );
         assert_eq!(decode::<User>(&text, T0).unwrap().refreshed_at(), T0);
+    }
+
+    /// Both storages: localStorage hands over the value as is, the cookie goes through
+    /// `document.cookie` parsing and our base64url layer (or arrives raw, when foreign).
+    fn through_each_storage(value: &str) -> [(&'static str, Option<String>); 3] {
+        use crate::storage::cookie::{encode_value, record_text};
+        let raw_cookie = value.replace([';', ' ', ','], "");
+        [
+            ("localStorage", Some(value.to_owned())),
+            (
+                "cookie",
+                record_text(
+                    &format!("theme=dark; _auth={}; lang=en", encode_value(value)),
+                    "_auth",
+                ),
+            ),
+            (
+                "raw cookie",
+                record_text(&format!("theme=dark; _auth={raw_cookie}"), "_auth"),
+            ),
+        ]
+    }
+
+    #[test]
+    fn start_up_matrix() {
+        let valid = encode(&full()).unwrap();
+        let expired_access = encode(&session(
+            SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token(jwt(r#"{"exp":1086400}"#)),
+        ))
+        .unwrap();
+        let after_access_expiry = T0 + Duration::from_secs(400);
+        let after_refresh_expiry = T0 + Duration::from_secs(90_000);
+        // (case, stored value, now, can_refresh, signed in afterwards)
+        let rows: Vec<(&str, String, Timestamp, bool, bool)> = vec![
+            ("valid", valid.clone(), T0, false, true),
+            (
+                "partial",
+                r#"{"v":1,"token":"abc"}"#.into(),
+                T0,
+                false,
+                false,
+            ),
+            ("malformed json", valid[..40].to_owned(), T0, false, false),
+            ("not json", "hello".into(), T0, false, false),
+            (
+                "wrong types",
+                valid.replace(r#""token_type":"Bearer""#, r#""token_type":7"#),
+                T0,
+                false,
+                false,
+            ),
+            (
+                "unparsable user state",
+                valid.replace(r#"{"name":"ada"}"#, r#"{"name":42}"#),
+                T0,
+                false,
+                false,
+            ),
+            (
+                "foreign: react auth kit raw token",
+                jwt(r#"{"exp":1000300}"#),
+                T0,
+                false,
+                false,
+            ),
+            (
+                "foreign: json of someone else",
+                r#"{"theme":"dark"}"#.into(),
+                T0,
+                false,
+                false,
+            ),
+            (
+                "expired access, no refresh",
+                expired_access.clone(),
+                after_access_expiry,
+                false,
+                false,
+            ),
+            (
+                "expired access, refresh possible",
+                expired_access.clone(),
+                after_access_expiry,
+                true,
+                true,
+            ),
+            (
+                "refresh token expired too",
+                expired_access,
+                after_refresh_expiry,
+                true,
+                false,
+            ),
+        ];
+        for (case, value, now, can_refresh, signed_in) in rows {
+            for (storage, text) in through_each_storage(&value) {
+                if storage == "raw cookie" && signed_in {
+                    continue; // a raw (unencoded) cookie is never one of ours
+                }
+                let restored = restore::<User>(text.as_deref(), now, can_refresh);
+                assert_eq!(
+                    restored.state.is_signed_in(),
+                    signed_in,
+                    "{case} via {storage}"
+                );
+                assert_eq!(restored.clear, !signed_in, "{case} via {storage}");
+            }
+        }
+        let missing = restore::<User>(None, T0, true);
+        assert!(!missing.state.is_signed_in() && !missing.clear);
+    }
+
+    #[test]
+    fn debug_of_state_and_session_hides_tokens() {
+        let mut state = AuthState::<User>::signed_out();
+        state
+            .sign_in(
+                SignIn::new("s3cr3t-access")
+                    .expires_in(Duration::from_secs(60))
+                    .refresh_token("s3cr3t-refresh"),
+                T0,
+                Duration::ZERO,
+            )
+            .unwrap();
+        let shown = format!("{state:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("Token(***)"), "{shown}");
     }
 
     #[test]

@@ -107,6 +107,7 @@ fn test() -> Result {
                 "leptos-auth-kit",
                 "--target",
                 "wasm32-unknown-unknown",
+                "--tests", // the doc tests already ran on the host
             ])
             .env("CHROMEDRIVER", chromedriver()),
     )?;
