@@ -20,7 +20,7 @@ use crate::refresh::RefreshOutcome;
 use crate::state::{AuthState, SignIn};
 use crate::storage::{record, TokenStorage};
 use crate::time::Timestamp;
-use crate::token::Token;
+use crate::token::{Claims, Token};
 
 /// What a user state type must be: cloneable, comparable (so that views reading only the user
 /// do not re-render when a refresh keeps it the same), and serialisable for storage.
@@ -82,6 +82,7 @@ pub struct Auth<U: UserState> {
     header: Memo<Option<String>>,
     token: Memo<Option<Token>>,
     expires_at: Memo<Option<Timestamp>>,
+    claims: Memo<Option<Claims>>,
     inner: StoredValue<Inner<U>, LocalArena>,
 }
 
@@ -140,6 +141,12 @@ impl<U: UserState> Auth<U> {
             header: Memo::new(move |_| state.with(|s| s.session().map(|s| s.header()))),
             token: Memo::new(move |_| state.with(|s| s.session().map(|s| s.auth_token().clone()))),
             expires_at: Memo::new(move |_| state.with(|s| s.session().map(|s| s.expires_at()))),
+            claims: Memo::new(move |_| {
+                state.with(|s| {
+                    s.session()
+                        .and_then(|s| Claims::decode(s.auth_token().expose()).ok())
+                })
+            }),
             inner: StoredValue::new_local(Inner {
                 config,
                 storage,
@@ -179,6 +186,11 @@ impl<U: UserState> Auth<U> {
     /// When the access token expires, `None` when signed out.
     pub fn expires_at(&self) -> Signal<Option<Timestamp>> {
         self.expires_at.into()
+    }
+
+    /// The access token's claims when it is a JWT (decoded, not verified), `None` otherwise.
+    pub fn claims(&self) -> Signal<Option<Claims>> {
+        self.claims.into()
     }
 
     /// The whole state, for anything the other signals do not cover (refresh token expiry,

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::auth::{Auth, AuthStatus, UserState};
 use crate::error::AuthError;
 use crate::state::SignIn;
+use crate::token::Claims;
 
 const OUTSIDE: &str = "no auth store found: wrap the app in <AuthProvider config=…> \
      (and use the same user type U in use_auth::<U>() as in AuthConfig::<U>)";
@@ -16,9 +17,10 @@ const OUTSIDE: &str = "no auth store found: wrap the app in <AuthProvider config
 /// `use_is_authenticated` and `use_auth_header` need no type parameter.
 #[derive(Clone, Copy)]
 pub(crate) struct AuthContext {
-    status: Signal<AuthStatus>,
-    header: Signal<Option<String>>,
-    sign_out: Callback<()>,
+    pub(crate) status: Signal<AuthStatus>,
+    pub(crate) header: Signal<Option<String>>,
+    pub(crate) claims: Signal<Option<Claims>>,
+    pub(crate) sign_out: Callback<()>,
 }
 
 impl<U: UserState> From<Auth<U>> for AuthContext {
@@ -26,12 +28,13 @@ impl<U: UserState> From<Auth<U>> for AuthContext {
         Self {
             status: auth.status(),
             header: auth.header(),
+            claims: auth.claims(),
             sign_out: Callback::new(move |()| auth.sign_out()),
         }
     }
 }
 
-fn context() -> AuthContext {
+pub(crate) fn context() -> AuthContext {
     use_context::<AuthContext>().expect(OUTSIDE)
 }
 

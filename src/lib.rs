@@ -63,6 +63,7 @@
 mod auth;
 pub mod config;
 mod error;
+pub mod guard;
 mod hooks;
 mod provider;
 pub mod refresh;

@@ -1,0 +1,432 @@
+//! Route guards: `<RequireAuth>`, helpers for leptos_router's `<ProtectedRoute>`, and the
+//! safe return-to after sign-in.
+//!
+//! The decisions (who may see a page, where to send the others, which `?next=` is safe) are
+//! pure functions tested natively; the components only read signals and navigate.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use crate::auth::AuthStatus;
+use crate::hooks::context;
+use crate::token::Claims;
+
+/// What a guard decides for the current user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Not known yet (start-up refresh running): show the fallback.
+    Loading,
+    /// Show the page.
+    Granted,
+    /// Not signed in: go to the login page.
+    SignInRequired,
+    /// Signed in without the required role.
+    RoleRequired,
+    /// Signed in, but the page needs a fresh token (one from a password sign-in, not a
+    /// refresh): sign in again.
+    FreshRequired,
+}
+
+/// Decides access from the status and the access token's claims.
+///
+/// A role matches a `role` claim that is that string or an array containing it (the
+/// sanic-jwt-extended shape); freshness is a `fresh: true` claim.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::guard::{decide_access, Access};
+/// use leptos_auth_kit::AuthStatus;
+///
+/// assert_eq!(decide_access(AuthStatus::Unauthenticated, None, None, false), Access::SignInRequired);
+/// assert_eq!(decide_access(AuthStatus::Loading, None, Some("admin"), true), Access::Loading);
+/// ```
+pub fn decide_access(
+    status: AuthStatus,
+    claims: Option<&Claims>,
+    role: Option<&str>,
+    fresh: bool,
+) -> Access {
+    match status {
+        AuthStatus::Loading => return Access::Loading,
+        AuthStatus::Unauthenticated => return Access::SignInRequired,
+        AuthStatus::Authenticated => {}
+    }
+    if let Some(role) = role {
+        let has_role = claims.is_some_and(|claims| {
+            claims.get::<String>("role").as_deref() == Some(role)
+                || claims
+                    .get::<Vec<String>>("role")
+                    .is_some_and(|roles| roles.iter().any(|r| r == role))
+        });
+        if !has_role {
+            return Access::RoleRequired;
+        }
+    }
+    if fresh && !claims.is_some_and(|claims| claims.get::<bool>("fresh") == Some(true)) {
+        return Access::FreshRequired;
+    }
+    Access::Granted
+}
+
+/// `next` if it is a same-origin path (starts with `/`, not `//` or `/\`, no scheme, no
+/// control characters or spaces), else `default`. Use it for every return-to URL: anything else
+/// is an open redirect.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::guard::safe_next;
+///
+/// assert_eq!(safe_next(Some("/dashboard?tab=2"), "/"), "/dashboard?tab=2");
+/// assert_eq!(safe_next(Some("//evil.example"), "/"), "/");
+/// assert_eq!(safe_next(Some("https://evil.example"), "/"), "/");
+/// ```
+pub fn safe_next<'a>(next: Option<&'a str>, default: &'a str) -> &'a str {
+    match next {
+        Some(next)
+            if next.starts_with('/')
+                && !next.starts_with("//")
+                && !next.starts_with("/\\")
+                && !next.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            next
+        }
+        _ => default,
+    }
+}
+
+/// `redirect_to` with `next=<path_and_query>` added to its query, percent-encoded.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::guard::with_next;
+/// assert_eq!(with_next("/login", "/orders?id=7&x=1"), "/login?next=%2Forders%3Fid%3D7%26x%3D1");
+/// assert_eq!(with_next("/login?fresh=1", "/pay"), "/login?fresh=1&next=%2Fpay");
+/// ```
+pub fn with_next(redirect_to: &str, path_and_query: &str) -> String {
+    let separator = if redirect_to.contains('?') { '&' } else { '?' };
+    format!(
+        "{redirect_to}{separator}next={}",
+        encode_component(path_and_query)
+    )
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_component(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// Shows its children only to signed-in users (optionally with a role or a fresh token).
+///
+/// Others are sent, with history *replaced* so that Back does not bounce, to
+/// `redirect_to?next=<current path and query>`; users without the role to `role_redirect_to`
+/// (default `/`); users whose token is not fresh to `fresh_redirect_to` (default
+/// `redirect_to`), also with `next`. While the status is `Loading` the `fallback` is shown.
+/// The guard reacts: signing out on a protected page leaves it.
+///
+/// ## Usage
+/// ```
+/// use leptos::prelude::*;
+/// use leptos_auth_kit::guard::RequireAuth;
+///
+/// #[component]
+/// fn AdminPage() -> impl IntoView {
+///     view! {
+///         <RequireAuth redirect_to="/login" role="admin" fallback=|| "Loading…">
+///             <p>"Only admins see this"</p>
+///         </RequireAuth>
+///     }
+/// }
+/// ```
+///
+/// Must be used inside a leptos_router `<Router>` and `<AuthProvider>`.
+#[component]
+pub fn RequireAuth(
+    /// Where to send users who are not signed in (`?next=` is added).
+    #[prop(into)]
+    redirect_to: String,
+    /// A role the user must have (`role` claim).
+    #[prop(optional, into)]
+    role: Option<String>,
+    /// Where to send signed-in users without the role (default `/`).
+    #[prop(optional, into)]
+    role_redirect_to: Option<String>,
+    /// Whether the page needs a fresh token (`fresh` claim).
+    #[prop(optional)]
+    fresh: bool,
+    /// Where to send users whose token is not fresh (default `redirect_to`; `?next=` added).
+    #[prop(optional, into)]
+    fresh_redirect_to: Option<String>,
+    /// Shown while the status is `Loading`.
+    #[prop(optional, into)]
+    fallback: ViewFn,
+    /// The protected content.
+    children: ChildrenFn,
+) -> impl IntoView {
+    let auth = context();
+    let location = use_location();
+    let navigate = use_navigate();
+    let access = Memo::new(move |_| {
+        auth.claims.with(|claims| {
+            decide_access(auth.status.get(), claims.as_ref(), role.as_deref(), fresh)
+        })
+    });
+    Effect::new(move |_| {
+        let here = || {
+            let path = location.pathname.get_untracked();
+            let search = location.search.get_untracked();
+            if search.is_empty() {
+                path
+            } else {
+                format!("{path}?{search}")
+            }
+        };
+        let target = match access.get() {
+            Access::Loading | Access::Granted => return,
+            Access::SignInRequired => with_next(&redirect_to, &here()),
+            Access::RoleRequired => role_redirect_to.clone().unwrap_or_else(|| "/".into()),
+            Access::FreshRequired => with_next(
+                fresh_redirect_to.as_deref().unwrap_or(&redirect_to),
+                &here(),
+            ),
+        };
+        navigate(
+            &target,
+            NavigateOptions {
+                replace: true,
+                ..Default::default()
+            },
+        );
+    });
+    move || match access.get() {
+        Access::Granted => children().into_any(),
+        Access::Loading => fallback.run(),
+        _ => ().into_any(),
+    }
+}
+
+/// A `condition` for leptos_router's `<ProtectedRoute>`: `None` while loading, then whether
+/// the user is signed in.
+///
+/// ## Usage
+/// ```
+/// use leptos::prelude::*;
+/// use leptos_router::components::{ProtectedRoute, Route, Router, Routes};
+/// use leptos_router::path;
+/// use leptos_auth_kit::guard::{is_signed_in_condition, login_redirect};
+///
+/// #[component]
+/// fn AppRoutes() -> impl IntoView {
+///     view! {
+///         <Router>
+///             <Routes fallback=|| "Not found">
+///                 <Route path=path!("/login") view=|| "login"/>
+///                 <ProtectedRoute
+///                     path=path!("/dashboard")
+///                     condition=is_signed_in_condition()
+///                     redirect_path=login_redirect("/login")
+///                     view=|| "dashboard"
+///                 />
+///             </Routes>
+///         </Router>
+///     }
+/// }
+/// ```
+pub fn is_signed_in_condition() -> impl Fn() -> Option<bool> + Send + Sync + Clone + 'static {
+    let status = context().status;
+    move || match status.get() {
+        AuthStatus::Loading => None,
+        AuthStatus::Authenticated => Some(true),
+        AuthStatus::Unauthenticated => Some(false),
+    }
+}
+
+/// A `redirect_path` for `<ProtectedRoute>`: `login_path?next=<the page the user asked for>`.
+pub fn login_redirect(login_path: &str) -> impl Fn() -> String + Send + Sync + Clone + 'static {
+    let login_path = login_path.to_owned();
+    move || {
+        let here = current_path_and_query().unwrap_or_else(|| "/".into());
+        with_next(&login_path, &here)
+    }
+}
+
+fn current_path_and_query() -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let location = web_sys::window()?.location();
+        Some(format!(
+            "{}{}",
+            location.pathname().ok()?,
+            location.search().ok()?
+        ))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    None
+}
+
+/// The page to go to after sign-in: the `?next=` of the current URL when it is a safe
+/// same-origin path (see [`safe_next`]), else `default`.
+///
+/// ## Usage
+/// ```
+/// use leptos::prelude::*;
+/// use leptos_router::hooks::use_navigate;
+/// use leptos_auth_kit::guard::use_next_path;
+///
+/// #[component]
+/// fn AfterLogin() -> impl IntoView {
+///     let next = use_next_path("/dashboard");
+///     let navigate = use_navigate();
+///     let on_signed_in = move || navigate(&next.get_untracked(), Default::default());
+///     # let _ = on_signed_in;
+/// }
+/// ```
+pub fn use_next_path(default: &str) -> Signal<String> {
+    let query = use_query_map();
+    let default = default.to_owned();
+    Signal::derive(move || {
+        query.with(|query| safe_next(query.get_str("next"), &default).to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::tests::jwt;
+
+    #[test]
+    fn safe_next_table() {
+        let rows = [
+            (None, "/home"),
+            (Some("/orders/7?tab=items"), "/orders/7?tab=items"),
+            (Some("/"), "/"),
+            (Some("//evil.example"), "/home"),
+            (Some("//evil.example/path"), "/home"),
+            (Some("/\\evil.example"), "/home"),
+            (Some("https://evil.example"), "/home"),
+            (Some("javascript:alert(1)"), "/home"),
+            (Some("evil.example"), "/home"),
+            (Some(""), "/home"),
+            (Some("/\t/evil.example"), "/home"),
+            (Some("/ok path"), "/home"),
+        ];
+        for (next, expected) in rows {
+            assert_eq!(safe_next(next, "/home"), expected, "{next:?}");
+        }
+    }
+
+    #[test]
+    fn access_table() {
+        use AuthStatus::*;
+        let claims = |payload: &str| Claims::decode(&jwt(payload)).ok();
+        let admin_fresh = claims(r#"{"exp":1,"role":"admin","fresh":true}"#);
+        let admin_stale = claims(r#"{"exp":1,"role":"admin","fresh":false}"#);
+        let roles_list = claims(r#"{"exp":1,"role":["user","admin"]}"#);
+        let user = claims(r#"{"exp":1,"role":"user"}"#);
+        let rows = [
+            (
+                "loading",
+                Loading,
+                None,
+                Some("admin"),
+                true,
+                Access::Loading,
+            ),
+            (
+                "signed out",
+                Unauthenticated,
+                None,
+                None,
+                false,
+                Access::SignInRequired,
+            ),
+            (
+                "signed in, no requirement",
+                Authenticated,
+                None,
+                None,
+                false,
+                Access::Granted,
+            ),
+            (
+                "role matches",
+                Authenticated,
+                admin_stale.clone(),
+                Some("admin"),
+                false,
+                Access::Granted,
+            ),
+            (
+                "role in a list",
+                Authenticated,
+                roles_list,
+                Some("admin"),
+                false,
+                Access::Granted,
+            ),
+            (
+                "wrong role",
+                Authenticated,
+                user,
+                Some("admin"),
+                false,
+                Access::RoleRequired,
+            ),
+            (
+                "role needed, opaque token",
+                Authenticated,
+                None,
+                Some("admin"),
+                false,
+                Access::RoleRequired,
+            ),
+            (
+                "fresh",
+                Authenticated,
+                admin_fresh,
+                Some("admin"),
+                true,
+                Access::Granted,
+            ),
+            (
+                "not fresh",
+                Authenticated,
+                admin_stale,
+                Some("admin"),
+                true,
+                Access::FreshRequired,
+            ),
+            (
+                "fresh needed, opaque token",
+                Authenticated,
+                None,
+                None,
+                true,
+                Access::FreshRequired,
+            ),
+        ];
+        for (case, status, claims, role, fresh, expected) in rows {
+            assert_eq!(
+                decide_access(status, claims.as_ref(), role, fresh),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn next_is_percent_encoded() {
+        assert_eq!(
+            with_next("/login", "/a b?x=1&y=é"),
+            "/login?next=%2Fa%20b%3Fx%3D1%26y%3D%C3%A9"
+        );
+    }
+}
