@@ -63,7 +63,7 @@ pub fn decide_access(
             return Access::RoleRequired;
         }
     }
-    if fresh && !claims.is_some_and(|claims| claims.get::<bool>("fresh") == Some(true)) {
+    if fresh && claims.is_none_or(|claims| claims.get::<bool>("fresh") != Some(true)) {
         return Access::FreshRequired;
     }
     Access::Granted
