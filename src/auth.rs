@@ -322,7 +322,45 @@ impl<U: UserState> Auth<U> {
     pub(crate) fn shutdown(&self) {
         self.cancel_timer();
     }
+}
 
+/// What the HTTP client (browser only) reads from the store.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+impl<U: UserState> Auth<U> {
+    /// Whether a refresh is running.
+    pub(crate) fn refresh_in_flight(&self) -> bool {
+        self.inner
+            .try_with_value(|inner| inner.runner.as_ref().is_some_and(RefreshRunner::in_flight))
+            .unwrap_or(false)
+    }
+
+    /// Whether a refresh callback is configured.
+    pub(crate) fn can_refresh(&self) -> bool {
+        self.config(|config| config.refresh.is_some())
+            .unwrap_or(false)
+    }
+
+    /// The configured leeway.
+    pub(crate) fn leeway(&self) -> std::time::Duration {
+        self.config(|config| config.leeway).unwrap_or_default()
+    }
+
+    /// Whether somebody is signed in right now (untracked).
+    pub(crate) fn is_signed_in_now(&self) -> bool {
+        self.state
+            .try_with_untracked(AuthState::is_signed_in)
+            .unwrap_or(false)
+    }
+
+    /// The header and session version right now (untracked).
+    pub(crate) fn header_and_version(&self) -> (Option<String>, u64) {
+        self.state
+            .try_with_untracked(|s| (s.session().map(|s| s.header()), s.version()))
+            .unwrap_or((None, 0))
+    }
+}
+
+impl<U: UserState> Auth<U> {
     pub(crate) fn snapshot_state(&self) -> Option<AuthState<U>> {
         self.state.try_get_untracked()
     }

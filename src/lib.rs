@@ -61,6 +61,8 @@
 #![warn(missing_docs)]
 
 mod auth;
+pub mod backends;
+pub mod client;
 pub mod config;
 mod error;
 pub mod guard;

@@ -71,6 +71,7 @@ impl<U: Clone + 'static> RefreshRunner<U> {
     /// Starts a refresh, or joins the one in flight.
     pub(crate) fn trigger(&self, cell: Rc<dyn StateCell<U>>) -> InFlight<RefreshOutcome> {
         let callback = self.refresh.callback.clone();
+        let timeout = self.refresh.timeout;
         let failures = Rc::clone(&self.failures);
         let leeway = self.leeway;
         self.flight.run(move || async move {
@@ -86,7 +87,7 @@ impl<U: Clone + 'static> RefreshRunner<U> {
                 refresh_token: session.refresh_token().cloned(),
                 user: session.user().cloned(),
             };
-            let result = callback(params).await;
+            let result = with_timeout(callback(params), timeout).await;
             let now = cell.now();
             let Some(mut next) = cell.snapshot() else {
                 return RefreshOutcome::Stale;
@@ -127,6 +128,31 @@ impl<U: Clone + 'static> RefreshRunner<U> {
                 }
             }
         })
+    }
+}
+
+/// Runs the callback's future, giving up after `timeout` in the browser. Off the browser
+/// there are no timers, so the future runs to completion.
+async fn with_timeout<U: 'static>(
+    attempt: super::RefreshFuture<U>,
+    timeout: Duration,
+) -> Result<super::Refreshed<U>, RefreshError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use futures::future::{select, Either};
+        let timer = Box::pin(gloo_timers::future::sleep(timeout));
+        match select(attempt, timer).await {
+            Either::Left((result, _)) => result,
+            Either::Right(_) => Err(RefreshError::Transient(format!(
+                "refresh timed out after {} s",
+                timeout.as_secs_f32()
+            ))),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = timeout;
+        attempt.await
     }
 }
 

@@ -139,6 +139,7 @@ type RefreshCallback<U> = Arc<dyn Fn(RefreshParams<U>) -> RefreshFuture<U> + Sen
 pub struct RefreshConfig<U> {
     interval: Duration,
     backoff: schedule::Backoff,
+    timeout: Duration,
     callback: RefreshCallback<U>,
 }
 
@@ -154,6 +155,7 @@ impl<U> RefreshConfig<U> {
         Self {
             interval,
             backoff: schedule::Backoff::default(),
+            timeout: DEFAULT_TIMEOUT,
             callback: Arc::new(move |params| Box::pin(callback(params))),
         }
     }
@@ -163,7 +165,17 @@ impl<U> RefreshConfig<U> {
         self.backoff = backoff;
         self
     }
+
+    /// How long the callback may run before the attempt counts as a transient failure
+    /// (default 30 s), so a hung request can never block refreshing for good.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
 }
+
+/// The default for [`RefreshConfig::timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A ready refresh setup for `AuthConfig::refresh`.
 ///
@@ -186,6 +198,7 @@ impl<U> RefreshConfig<U> {
 pub struct Refresh<U> {
     pub(crate) interval: Duration,
     pub(crate) backoff: schedule::Backoff,
+    pub(crate) timeout: Duration,
     pub(crate) callback: RefreshCallback<U>,
 }
 
@@ -194,6 +207,7 @@ impl<U> Clone for Refresh<U> {
         Self {
             interval: self.interval,
             backoff: self.backoff,
+            timeout: self.timeout,
             callback: Arc::clone(&self.callback),
         }
     }
@@ -220,6 +234,7 @@ pub fn create_refresh<U>(config: RefreshConfig<U>) -> Refresh<U> {
     Refresh {
         interval: config.interval,
         backoff: config.backoff,
+        timeout: config.timeout,
         callback: config.callback,
     }
 }

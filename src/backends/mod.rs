@@ -1,0 +1,183 @@
+//! Ready-made sign-in helpers and refresh callbacks for real token servers.
+//!
+//! - [`simplejwt`] for Django REST Framework SimpleJWT;
+//! - [`sanic_jwt_extended`] for sanic-jwt-extended.
+//!
+//! How answers are read (status and body to sign-in data, `Refreshed`, or the right
+//! [`RefreshError`]) is pure and tested natively; only [`post`] touches the network.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::refresh::RefreshError;
+
+pub mod sanic_jwt_extended;
+pub mod simplejwt;
+
+/// How long a backend call may take before it counts as a transient failure.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a backend call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// Wrong username or password (the server's message).
+    InvalidCredentials(String),
+    /// The server refused the request (its message).
+    Rejected(String),
+    /// The server could not be reached or answered with an error or something unreadable:
+    /// trying again later may work.
+    Transient(String),
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::InvalidCredentials(message) => write!(f, "sign-in refused: {message}"),
+            BackendError::Rejected(message) => write!(f, "request refused: {message}"),
+            BackendError::Transient(message) => write!(f, "server unavailable: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+impl From<BackendError> for RefreshError {
+    fn from(err: BackendError) -> Self {
+        match err {
+            BackendError::InvalidCredentials(message) | BackendError::Rejected(message) => {
+                RefreshError::Rejected(message)
+            }
+            BackendError::Transient(message) => RefreshError::Transient(message),
+        }
+    }
+}
+
+/// An HTTP answer: status and body text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body text (may be HTML from a proxy).
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as a JSON object, if it is one.
+    pub(crate) fn json(&self) -> Option<serde_json::Map<String, Value>> {
+        match serde_json::from_str(&self.body) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// A string field of a JSON body.
+    pub(crate) fn text(&self, field: &str) -> Option<String> {
+        self.json()?.get(field)?.as_str().map(str::to_owned)
+    }
+
+    /// The server's message (`detail` for DRF, `msg` for sanic-jwt-extended), or the status.
+    pub(crate) fn message(&self) -> String {
+        self.text("detail")
+            .or_else(|| self.text("msg"))
+            .unwrap_or_else(|| format!("HTTP {}", self.status))
+    }
+
+    /// A non-success answer as an error: 400, 401, 403 and 422 are the server saying no; every
+    /// other status (5xx, 429, 408, a proxy's HTML page) may pass.
+    pub(crate) fn failure(&self) -> BackendError {
+        match self.status {
+            400 | 401 | 403 | 422 => BackendError::Rejected(self.message()),
+            _ => BackendError::Transient(self.message()),
+        }
+    }
+}
+
+/// POSTs `body` (JSON, if any) to `url` with an optional bearer token, giving up after
+/// [`REQUEST_TIMEOUT`]. Network failures and timeouts are [`BackendError::Transient`].
+pub async fn post(
+    url: &str,
+    body: Option<&Value>,
+    bearer: Option<&str>,
+) -> Result<Answer, BackendError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use futures::future::{select, Either};
+        let mut request = gloo_net::http::Request::post(url);
+        if let Some(token) = bearer {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request.build(),
+        }
+        .map_err(|err| BackendError::Transient(err.to_string()))?;
+        let sending = Box::pin(async move {
+            let response = request
+                .send()
+                .await
+                .map_err(|_| BackendError::Transient(format!("cannot reach {url}")))?;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            Ok(Answer { status, body })
+        });
+        let timeout = Box::pin(gloo_timers::future::sleep(REQUEST_TIMEOUT));
+        match select(sending, timeout).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(_) => Err(BackendError::Transient(format!("{url} timed out"))),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (body, bearer);
+        Err(BackendError::Transient(format!(
+            "no network outside the browser ({url})"
+        )))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn failures_are_classified_by_status_with_the_servers_message() {
+        let rows = [
+            (
+                answer(
+                    401,
+                    r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#,
+                ),
+                BackendError::Rejected("Token is blacklisted".into()),
+            ),
+            (
+                answer(400, r#"{"refresh":["This field is required."]}"#),
+                BackendError::Rejected("HTTP 400".into()),
+            ),
+            (
+                answer(422, r#"{"msg":"Signature verification failed"}"#),
+                BackendError::Rejected("Signature verification failed".into()),
+            ),
+            (
+                answer(500, r#"{"detail":"Internal server error"}"#),
+                BackendError::Transient("Internal server error".into()),
+            ),
+            (
+                answer(502, "<html><h1>502 Bad Gateway</h1></html>"),
+                BackendError::Transient("HTTP 502".into()),
+            ),
+            (answer(429, ""), BackendError::Transient("HTTP 429".into())),
+        ];
+        for (answer, expected) in rows {
+            assert_eq!(answer.failure(), expected, "{answer:?}");
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! `AuthClient`: HTTP requests with the session's `Authorization` header that survive token
+//! expiry: on a 401 one shared refresh, then one retry.
+//!
+//! The decisions (refresh before sending, retry or not after a 401, what a refresh outcome
+//! means for the waiting requests) are pure functions tested natively; [`AuthClient`] only
+//! sends with gloo-net. The refresh call itself never goes through the client, so it can never
+//! be intercepted, and a retried request is never retried again: no loops.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::refresh::RefreshOutcome;
+use crate::time::Timestamp;
+
+/// Why an [`AuthClient`] request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The refresh was rejected: the user has been signed out.
+    SignedOut(String),
+    /// The refresh failed for now (network, 5xx): the session is kept; try again later.
+    RefreshFailed(String),
+    /// The request could not be sent or its answer not read.
+    Network(String),
+    /// The answer was not a success; `message` is the server's `detail`/`msg` when it has one.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// What the server said.
+        message: String,
+    },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::SignedOut(reason) => write!(f, "signed out: {reason}"),
+            ClientError::RefreshFailed(reason) => {
+                write!(f, "could not refresh the session: {reason}")
+            }
+            ClientError::Network(reason) => write!(f, "request failed: {reason}"),
+            ClientError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// What to do before sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeforeSend {
+    /// Send now with the current header.
+    Send,
+    /// Wait for (or start) a refresh first: one is in flight, or the access token is within
+    /// the leeway of expiring and the request would only come back 401.
+    RefreshFirst,
+}
+
+/// Decides whether a request must wait for a refresh before it is sent.
+pub fn before_send(
+    expires_at: Option<Timestamp>,
+    refresh_in_flight: bool,
+    can_refresh: bool,
+    now: Timestamp,
+    leeway: Duration,
+) -> BeforeSend {
+    let Some(expires_at) = expires_at else {
+        return BeforeSend::Send; // signed out: send without a header
+    };
+    if refresh_in_flight || (can_refresh && expires_at - leeway <= now) {
+        BeforeSend::RefreshFirst
+    } else {
+        BeforeSend::Send
+    }
+}
+
+/// What to do with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAnswer {
+    /// Hand the answer to the caller.
+    Done,
+    /// The session changed (a refresh finished) while the request was out: retry once with
+    /// the new header, no refresh needed.
+    RetryNow,
+    /// Refresh (or join the refresh in flight), then retry once.
+    RefreshThenRetry,
+}
+
+/// Decides what a 401 means. `sent_with` and `current` are the session versions when the
+/// request was sent and now; `retried` says the request is already a retry.
+pub fn after_answer(
+    status: u16,
+    retried: bool,
+    can_refresh: bool,
+    signed_in: bool,
+    sent_with: u64,
+    current: u64,
+) -> AfterAnswer {
+    if status != 401 || retried || !signed_in {
+        return AfterAnswer::Done;
+    }
+    if current != sent_with {
+        return AfterAnswer::RetryNow;
+    }
+    if can_refresh {
+        AfterAnswer::RefreshThenRetry
+    } else {
+        AfterAnswer::Done
+    }
+}
+
+/// Whether waiting requests may go on after a refresh: `Ok` to send or retry, or the error
+/// every one of them fails with.
+pub fn after_refresh(outcome: &RefreshOutcome, signed_in: bool) -> Result<(), ClientError> {
+    match outcome {
+        RefreshOutcome::SignedOut(reason) => Err(ClientError::SignedOut(reason.clone())),
+        RefreshOutcome::Failed(reason) => Err(ClientError::RefreshFailed(reason.clone())),
+        _ if !signed_in => Err(ClientError::SignedOut("the session ended".into())),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use browser::{use_auth_client, AuthClient};
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use gloo_net::http::{Request, Response};
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    use super::*;
+    use crate::auth::{Auth, UserState};
+    use crate::hooks::use_auth;
+
+    /// Sends requests with the session's header, refreshing on 401 as described in the
+    /// module docs. `Copy`; get it with [`use_auth_client`].
+    pub struct AuthClient<U: UserState> {
+        auth: Auth<U>,
+    }
+
+    impl<U: UserState> Clone for AuthClient<U> {
+        fn clone(&self) -> Self {
+            *self
+        }
+    }
+
+    impl<U: UserState> Copy for AuthClient<U> {}
+
+    /// The [`AuthClient`] of the surrounding `<AuthProvider>`.
+    pub fn use_auth_client<U: UserState>() -> AuthClient<U> {
+        AuthClient {
+            auth: use_auth::<U>(),
+        }
+    }
+
+    impl<U: UserState> AuthClient<U> {
+        /// A client for this store.
+        pub fn new(auth: Auth<U>) -> Self {
+            Self { auth }
+        }
+
+        /// `GET url`.
+        pub async fn get(&self, url: &str) -> Result<Response, ClientError> {
+            self.send_with(|header| {
+                let request = Request::get(url);
+                match header {
+                    Some(header) => request.header("Authorization", header),
+                    None => request,
+                }
+                .build()
+            })
+            .await
+        }
+
+        /// `POST url` with a JSON body.
+        pub async fn post_json<B: Serialize>(
+            &self,
+            url: &str,
+            body: &B,
+        ) -> Result<Response, ClientError> {
+            self.send_with(|header| {
+                let request = Request::post(url);
+                match header {
+                    Some(header) => request.header("Authorization", header),
+                    None => request,
+                }
+                .json(body)
+            })
+            .await
+        }
+
+        /// `GET url` and read a JSON answer; a non-2xx answer is [`ClientError::Status`].
+        pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, ClientError> {
+            let response = self.get(url).await?;
+            if !response.ok() {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                let message = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("detail")
+                            .or_else(|| v.get("msg"))
+                            .and_then(|m| m.as_str().map(str::to_owned))
+                    })
+                    .unwrap_or_else(|| response.status_text());
+                return Err(ClientError::Status { status, message });
+            }
+            response
+                .json()
+                .await
+                .map_err(|err| ClientError::Network(err.to_string()))
+        }
+
+        /// Any request: `build` gets the `Authorization` value (`None` when signed out) and
+        /// returns the request. It may be called twice (the retry).
+        pub async fn send_with(
+            &self,
+            build: impl Fn(Option<&str>) -> Result<Request, gloo_net::Error>,
+        ) -> Result<Response, ClientError> {
+            let auth = self.auth;
+            let now = Timestamp::now();
+            let expires_at = auth
+                .snapshot_state()
+                .and_then(|s| s.session().map(|s| s.expires_at()));
+            if before_send(
+                expires_at,
+                auth.refresh_in_flight(),
+                auth.can_refresh(),
+                now,
+                auth.leeway(),
+            ) == BeforeSend::RefreshFirst
+            {
+                let outcome = auth.refresh().await;
+                after_refresh(&outcome, auth.is_signed_in_now())?;
+            }
+            let mut retried = false;
+            loop {
+                let (header, sent_with) = auth.header_and_version();
+                let request = build(header.as_deref())
+                    .map_err(|err| ClientError::Network(err.to_string()))?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|err| ClientError::Network(err.to_string()))?;
+                let (_, current) = auth.header_and_version();
+                match after_answer(
+                    response.status(),
+                    retried,
+                    auth.can_refresh(),
+                    auth.is_signed_in_now(),
+                    sent_with,
+                    current,
+                ) {
+                    AfterAnswer::Done => return Ok(response),
+                    AfterAnswer::RetryNow => {}
+                    AfterAnswer::RefreshThenRetry => {
+                        let outcome = auth.refresh().await;
+                        after_refresh(&outcome, auth.is_signed_in_now())?;
+                    }
+                }
+                retried = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+    const LEEWAY: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn before_send_table() {
+        let at = |s| Some(Timestamp::from_unix_seconds(s));
+        // (case, expires_at, in flight, can refresh, expected)
+        let rows = [
+            (
+                "signed out sends without header",
+                None,
+                false,
+                true,
+                BeforeSend::Send,
+            ),
+            (
+                "fresh token sends",
+                at(1_100),
+                false,
+                true,
+                BeforeSend::Send,
+            ),
+            (
+                "refresh in flight waits",
+                at(1_100),
+                true,
+                true,
+                BeforeSend::RefreshFirst,
+            ),
+            (
+                "within leeway refreshes first",
+                at(1_020),
+                false,
+                true,
+                BeforeSend::RefreshFirst,
+            ),
+            (
+                "expired refreshes first",
+                at(900),
+                false,
+                true,
+                BeforeSend::RefreshFirst,
+            ),
+            (
+                "within leeway but no refresh configured sends",
+                at(1_020),
+                false,
+                false,
+                BeforeSend::Send,
+            ),
+        ];
+        for (case, expires_at, in_flight, can_refresh, expected) in rows {
+            assert_eq!(
+                before_send(expires_at, in_flight, can_refresh, NOW, LEEWAY),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn after_answer_table() {
+        // (case, status, retried, can refresh, signed in, sent with, current, expected)
+        let rows = [
+            (
+                "success is returned",
+                200,
+                false,
+                true,
+                true,
+                1,
+                1,
+                AfterAnswer::Done,
+            ),
+            (
+                "403 is returned",
+                403,
+                false,
+                true,
+                true,
+                1,
+                1,
+                AfterAnswer::Done,
+            ),
+            (
+                "401 refreshes then retries",
+                401,
+                false,
+                true,
+                true,
+                1,
+                1,
+                AfterAnswer::RefreshThenRetry,
+            ),
+            (
+                "401 after a refresh landed meanwhile retries at once",
+                401,
+                false,
+                true,
+                true,
+                1,
+                2,
+                AfterAnswer::RetryNow,
+            ),
+            (
+                "401 on a retry is returned as is",
+                401,
+                true,
+                true,
+                true,
+                1,
+                1,
+                AfterAnswer::Done,
+            ),
+            (
+                "401 without refresh is returned",
+                401,
+                false,
+                false,
+                true,
+                1,
+                1,
+                AfterAnswer::Done,
+            ),
+            (
+                "401 when signed out is returned",
+                401,
+                false,
+                true,
+                false,
+                1,
+                2,
+                AfterAnswer::Done,
+            ),
+        ];
+        for (case, status, retried, can_refresh, signed_in, sent, current, expected) in rows {
+            assert_eq!(
+                after_answer(status, retried, can_refresh, signed_in, sent, current),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn after_refresh_table() {
+        let rows = [
+            (RefreshOutcome::Refreshed, true, Ok(())),
+            (
+                RefreshOutcome::RefreshedNotStored("quota".into()),
+                true,
+                Ok(()),
+            ),
+            (RefreshOutcome::Stale, true, Ok(())),
+            (
+                RefreshOutcome::Stale,
+                false,
+                Err(ClientError::SignedOut("the session ended".into())),
+            ),
+            (
+                RefreshOutcome::SignedOut("blacklisted".into()),
+                false,
+                Err(ClientError::SignedOut("blacklisted".into())),
+            ),
+            (
+                RefreshOutcome::Failed("503".into()),
+                true,
+                Err(ClientError::RefreshFailed("503".into())),
+            ),
+        ];
+        for (outcome, signed_in, expected) in rows {
+            assert_eq!(after_refresh(&outcome, signed_in), expected, "{outcome:?}");
+        }
+    }
+}
