@@ -29,6 +29,8 @@ pub enum RefreshMode {
     Error500,
     /// 502 with an HTML page, like a proxy in front of a dead app.
     Html,
+    /// 401 `token_not_valid` (SimpleJWT) / `{"msg"}` (sanic): every refresh token refused.
+    Reject,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +52,8 @@ pub struct Counters {
 }
 
 struct Inner {
+    /// Access tokens issued before the last `/api/test/revoke-access` are refused by `/api/me`.
+    revoked_before: u64,
     settings: Settings,
     blacklist: HashSet<String>,
     counters: Counters,
@@ -67,6 +71,7 @@ impl AppState {
         Arc::new(Self {
             keys: Keys::new(secret),
             inner: Mutex::new(Inner {
+                revoked_before: 0,
                 settings,
                 blacklist: HashSet::new(),
                 counters: Counters::default(),
@@ -94,6 +99,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/counters", get(counters))
         .route("/api/counters/reset", post(reset_counters))
         .route("/api/test/settings", get(get_settings).post(set_settings))
+        .route("/api/test/revoke-access", post(revoke_access))
         .fallback(|| async { error(StatusCode::NOT_FOUND, json!({"detail": "Not found."})) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -136,6 +142,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 fn refresh_failure(mode: RefreshMode) -> Option<Response> {
     match mode {
         RefreshMode::Normal => None,
+        RefreshMode::Reject => Some(error(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Token is invalid or expired", "code": TOKEN_NOT_VALID, "msg": "Token has been revoked"}),
+        )),
         RefreshMode::Error500 => Some(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"detail": "Internal server error"}),
@@ -372,7 +382,10 @@ async fn me(State(state): State<Shared>, headers: HeaderMap) -> Response {
         return unauthorized(json!({"detail": "Authentication credentials were not provided."}));
     };
     match state.keys.verify(token) {
-        Ok(claims) if claims.purpose() == Some("access") => {
+        Ok(claims)
+            if claims.purpose() == Some("access")
+                && claims.seq >= state.with(|inner| inner.revoked_before) =>
+        {
             state.with(|inner| inner.counters.me_ok += 1);
             Json(json!({
                 "username": claims.name(),
@@ -394,6 +407,14 @@ async fn counters(State(state): State<Shared>) -> Json<Counters> {
 
 async fn reset_counters(State(state): State<Shared>) -> Json<Counters> {
     Json(state.with(|inner| std::mem::take(&mut inner.counters)))
+}
+
+/// Makes `/api/me` refuse every access token issued so far (as if the signing key rotated),
+/// so tests can see what clients do with a 401.
+async fn revoke_access(State(state): State<Shared>) -> Json<Value> {
+    let next = crate::tokens::next_seq();
+    state.with(|inner| inner.revoked_before = next);
+    Json(json!({"revoked_before": next}))
 }
 
 async fn get_settings(State(state): State<Shared>) -> Json<Settings> {
@@ -746,5 +767,49 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{settings}");
+    }
+
+    #[tokio::test]
+    async fn revoking_access_tokens_and_reject_mode() {
+        let app = app(false);
+        let login = r#"{"username":"ada","password":"lovelace"}"#;
+        let (_, tokens) = call(&app, "POST", "/api/token/", Some(login), None).await;
+        let access = text(&tokens, "access");
+        assert_eq!(
+            call(&app, "GET", "/api/me", None, Some(&access)).await.0,
+            StatusCode::OK
+        );
+        call(&app, "POST", "/api/test/revoke-access", None, None).await;
+        assert_eq!(
+            call(&app, "GET", "/api/me", None, Some(&access)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let body = format!(r#"{{"refresh":"{}"}}"#, text(&tokens, "refresh"));
+        let (_, refreshed) = call(&app, "POST", "/api/token/refresh/", Some(&body), None).await;
+        assert_eq!(
+            call(
+                &app,
+                "GET",
+                "/api/me",
+                None,
+                Some(&text(&refreshed, "access"))
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        call(
+            &app,
+            "POST",
+            "/api/test/settings",
+            Some(r#"{"refresh_mode":"reject"}"#),
+            None,
+        )
+        .await;
+        let (status, rejected) = call(&app, "POST", "/api/token/refresh/", Some(&body), None).await;
+        assert_eq!(
+            (status, text(&rejected, "code")),
+            (StatusCode::UNAUTHORIZED, "token_not_valid".into())
+        );
     }
 }

@@ -47,6 +47,9 @@ pub struct Claims {
     pub exp: u64,
     pub iat: u64,
     pub jti: String,
+    /// Issue order, for revocation in tests.
+    #[serde(default)]
+    pub seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
@@ -87,13 +90,23 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn new_jti() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+static SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// The sequence number the next token will get.
+pub fn next_seq() -> u64 {
+    SEQ.load(Ordering::SeqCst)
+}
+
+fn new_seq() -> u64 {
+    SEQ.fetch_add(1, Ordering::SeqCst)
+}
+
+fn new_jti(seq: u64) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{nanos:x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!("{nanos:x}-{seq:x}")
 }
 
 pub struct Keys {
@@ -119,11 +132,13 @@ impl Keys {
         lifetime_secs: u64,
     ) -> (String, Claims) {
         let iat = now();
+        let seq = new_seq();
         let claims = match dialect {
             Dialect::SimpleJwt => Claims {
                 exp: iat + lifetime_secs,
                 iat,
-                jti: new_jti(),
+                jti: new_jti(seq),
+                seq,
                 token_type: Some(purpose.into()),
                 kind: None,
                 user_id: Some(account.id),
@@ -135,7 +150,8 @@ impl Keys {
             Dialect::SanicJwtExtended => Claims {
                 exp: iat + lifetime_secs,
                 iat,
-                jti: new_jti(),
+                jti: new_jti(seq),
+                seq,
                 token_type: None,
                 kind: Some(purpose.into()),
                 user_id: None,
