@@ -9,7 +9,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::refresh::schedule::expiry_refresh_at;
 use crate::refresh::RefreshOutcome;
+use crate::state::Session;
 use crate::time::Timestamp;
 
 /// Why an [`AuthClient`] request failed.
@@ -55,18 +57,20 @@ pub enum BeforeSend {
     RefreshFirst,
 }
 
-/// Decides whether a request must wait for a refresh before it is sent.
-pub fn before_send(
-    expires_at: Option<Timestamp>,
+/// Decides whether a request must wait for a refresh before it is sent: when one is in
+/// flight, or when the access token is already due for its expiry refresh (see
+/// [`expiry_refresh_at`]) and would likely come back 401.
+pub fn before_send<U>(
+    session: Option<&Session<U>>,
     refresh_in_flight: bool,
     can_refresh: bool,
     now: Timestamp,
     leeway: Duration,
 ) -> BeforeSend {
-    let Some(expires_at) = expires_at else {
+    let Some(session) = session else {
         return BeforeSend::Send; // signed out: send without a header
     };
-    if refresh_in_flight || (can_refresh && expires_at - leeway <= now) {
+    if refresh_in_flight || (can_refresh && expiry_refresh_at(session, leeway) <= now) {
         BeforeSend::RefreshFirst
     } else {
         BeforeSend::Send
@@ -219,11 +223,9 @@ mod browser {
         ) -> Result<Response, ClientError> {
             let auth = self.auth;
             let now = Timestamp::now();
-            let expires_at = auth
-                .snapshot_state()
-                .and_then(|s| s.session().map(|s| s.expires_at()));
+            let state = auth.snapshot_state();
             if before_send(
-                expires_at,
+                state.as_ref().and_then(|s| s.session()),
                 auth.refresh_in_flight(),
                 auth.can_refresh(),
                 now,
@@ -267,64 +269,38 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{AuthState, SignIn};
 
     const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
     const LEEWAY: Duration = Duration::from_secs(30);
 
+    /// A session signed in at `signed_in` (seconds) whose token expires at `expires` (seconds).
+    fn session(signed_in: u64, expires: u64) -> Option<Session<()>> {
+        let at = Timestamp::from_unix_seconds(signed_in);
+        let lifetime = Duration::from_secs(expires - signed_in);
+        let mut state = AuthState::signed_out();
+        state
+            .sign_in(SignIn::new("t").expires_in(lifetime), at, Duration::ZERO)
+            .unwrap();
+        state.session().cloned()
+    }
+
     #[test]
+    #[rustfmt::skip]
     fn before_send_table() {
-        let at = |s| Some(Timestamp::from_unix_seconds(s));
-        // (case, expires_at, in flight, can refresh, expected)
+        // (case, session, in flight, can refresh, expected) at NOW = 1000 s, leeway 30 s
         let rows = [
-            (
-                "signed out sends without header",
-                None,
-                false,
-                true,
-                BeforeSend::Send,
-            ),
-            (
-                "fresh token sends",
-                at(1_100),
-                false,
-                true,
-                BeforeSend::Send,
-            ),
-            (
-                "refresh in flight waits",
-                at(1_100),
-                true,
-                true,
-                BeforeSend::RefreshFirst,
-            ),
-            (
-                "within leeway refreshes first",
-                at(1_020),
-                false,
-                true,
-                BeforeSend::RefreshFirst,
-            ),
-            (
-                "expired refreshes first",
-                at(900),
-                false,
-                true,
-                BeforeSend::RefreshFirst,
-            ),
-            (
-                "within leeway but no refresh configured sends",
-                at(1_020),
-                false,
-                false,
-                BeforeSend::Send,
-            ),
+            ("signed out sends without header", None, false, true, BeforeSend::Send),
+            ("fresh token sends", session(990, 1_100), false, true, BeforeSend::Send),
+            ("refresh in flight waits", session(990, 1_100), true, true, BeforeSend::RefreshFirst),
+            ("within leeway refreshes first", session(900, 1_020), false, true, BeforeSend::RefreshFirst),
+            ("expired refreshes first", session(800, 900), false, true, BeforeSend::RefreshFirst),
+            ("within leeway but no refresh configured sends", session(900, 1_020), false, false, BeforeSend::Send),
+            ("short token before half-life sends", session(999, 1_003), false, true, BeforeSend::Send),
+            ("short token past half-life refreshes first", session(997, 1_001), false, true, BeforeSend::RefreshFirst),
         ];
-        for (case, expires_at, in_flight, can_refresh, expected) in rows {
-            assert_eq!(
-                before_send(expires_at, in_flight, can_refresh, NOW, LEEWAY),
-                expected,
-                "{case}"
-            );
+        for (case, session, in_flight, can_refresh, expected) in rows {
+            assert_eq!(before_send(session.as_ref(), in_flight, can_refresh, NOW, LEEWAY), expected, "{case}");
         }
     }
 

@@ -96,6 +96,9 @@ pub use token::{Claims, Token, TokenInfo};
 
 /// Everything an app usually needs: `use leptos_auth_kit::prelude::*;`.
 pub mod prelude {
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::client::{use_auth_client, AuthClient};
+    pub use crate::guard::{use_next_path, RequireAuth};
     pub use crate::{
         create_refresh, try_use_auth, use_auth, use_auth_header, use_auth_status, use_auth_user,
         use_is_authenticated, use_sign_in, use_sign_out, Auth, AuthConfig, AuthError, AuthProvider,

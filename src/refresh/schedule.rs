@@ -162,6 +162,16 @@ pub fn decide<U>(
     }
 }
 
+/// When a session's access token is due for refresh because of its expiry: `leeway` before
+/// it expires, but never more than half its lifetime early, so that tokens shorter than twice
+/// the leeway do not refresh in a loop.
+pub fn expiry_refresh_at<U>(session: &Session<U>, leeway: Duration) -> Timestamp {
+    let lifetime = session
+        .expires_at()
+        .saturating_duration_since(session.refreshed_at());
+    session.expires_at() - leeway.min(lifetime / 2)
+}
+
 /// The delay to give a browser timer to wake at `wake_at`, capped at [`MAX_TIMER_DELAY`].
 pub fn timer_delay(wake_at: Timestamp, now: Timestamp) -> Duration {
     wake_at.saturating_duration_since(now).min(MAX_TIMER_DELAY)

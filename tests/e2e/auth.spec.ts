@@ -1,0 +1,133 @@
+// The library end to end, for both storages: sign-in, guard, reload, refresh, expiry, sign-out.
+import { expect, test } from '@playwright/test';
+import { API, STORAGES, counters, resetCounters, screenshot, serverSettings, signIn, storedRecord } from './helpers';
+
+for (const storage of STORAGES) {
+  test.describe(`${storage} storage`, () => {
+    test.beforeEach(async ({ request }) => {
+      await serverSettings(request);
+      await resetCounters(request);
+    });
+
+    test('sign in and see the dashboard', async ({ page }) => {
+      await signIn(page, storage);
+      await expect(page).toHaveURL('/');
+      await expect(page.locator('#status')).toHaveText('Authenticated');
+      await expect(page.locator('#me-result')).toContainText('"username":"ada"');
+      const record = await storedRecord(page, storage);
+      expect(record.v).toBe(1);
+      expect(record.refresh_token).toBeTruthy();
+      await screenshot(page, `dashboard-${storage}`);
+    });
+
+    test('wrong password shows the error', async ({ page }) => {
+      await signIn(page, storage, { password: 'wrong' });
+      await expect(page.locator('#login-error')).toContainText('No active account found');
+      await expect(page.locator('#status')).toHaveText('Unauthenticated');
+      expect(await storedRecord(page, storage)).toBeNull();
+      await screenshot(page, `login-error-${storage}`);
+    });
+
+    test('a protected URL redirects to login and back after sign-in', async ({ page }) => {
+      await page.goto(`/tokens?tab=claims&storage=${storage}`);
+      await expect(page).toHaveURL(/\/login\?next=%2Ftokens%3Ftab%3Dclaims/);
+      await page.locator('#username').fill('ada');
+      await page.locator('#password').fill('lovelace');
+      await page.locator('#sign-in').click();
+      await expect(page).toHaveURL(/\/tokens\?tab=claims/);
+      await expect(page.locator('#claims')).toContainText('"username": "ada"');
+      await screenshot(page, `tokens-${storage}`);
+    });
+
+    test('reload keeps the session with no signed-out frame', async ({ page }) => {
+      await signIn(page, storage);
+      await expect(page).toHaveURL('/');
+      await page.goto('/tokens');
+      await expect(page.locator('#countdown')).toContainText(' s');
+      await page.addInitScript(() => {
+        (window as any).__sawSignedOut = false;
+        new MutationObserver(() => {
+          const status = document.getElementById('status')?.textContent;
+          if (document.querySelector('[data-page=login]') || status === 'Unauthenticated') {
+            (window as any).__sawSignedOut = true;
+          }
+        }).observe(document, { subtree: true, childList: true, characterData: true });
+      });
+      await page.reload();
+      await expect(page.locator('#status')).toHaveText('Authenticated');
+      await expect(page).toHaveURL('/tokens');
+      await page.waitForTimeout(500);
+      expect(await page.evaluate(() => (window as any).__sawSignedOut)).toBe(false);
+    });
+
+    test('3 s access tokens: 30 s of activity, no 401, refreshes on schedule', async ({ page, request }) => {
+      await serverSettings(request, { access_secs: 3 });
+      await signIn(page, storage);
+      await expect(page.locator('#me-result')).toContainText('ada');
+      await resetCounters(request);
+      const appBefore = Number(await page.locator('#refresh-count').innerText());
+      const started = Date.now();
+      let clicks = 0;
+      while (Date.now() - started < 30_000) {
+        await page.locator('#call-me').click();
+        clicks++;
+        await page.waitForTimeout(1_000);
+      }
+      await expect(page.locator('#me-stats')).toHaveText(`calls=${clicks + 1} failures=0`);
+      const seen = await counters(request);
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`${storage}: ${seconds.toFixed(1)} s, ${clicks} calls, ${seen.refreshes} refreshes, ${seen.me_unauthorized} 401s from /api/me`);
+      const appRefreshes = Number(await page.locator('#refresh-count').innerText()) - appBefore;
+      expect(seen.me_unauthorized).toBe(0);
+      expect(seen.refresh_rejected).toBe(0);
+      // Every refresh the server served is one the app made and counted.
+      expect(Math.abs(appRefreshes - seen.refreshes)).toBeLessThanOrEqual(1);
+      // The schedule refreshes at half-life: `exp` is whole seconds, so a "3 s" token lives
+      // 2-3 s and is refreshed every 1-1.5 s, 20-30 times in 30 s (plus a request's latency).
+      expect(seen.refreshes).toBeGreaterThanOrEqual(18);
+      expect(seen.refreshes).toBeLessThanOrEqual(32);
+    });
+
+    test('rotation replaces the stored refresh token', async ({ page, request }) => {
+      await serverSettings(request, { access_secs: 3, rotate: true });
+      await signIn(page, storage);
+      await expect(page).toHaveURL('/');
+      const before = (await storedRecord(page, storage)).refresh_token;
+      await expect.poll(async () => (await counters(request)).refreshes, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+      await expect.poll(async () => (await storedRecord(page, storage)).refresh_token).not.toBe(before);
+      const reuse = await request.post(`${API}/api/token/refresh/`, { data: { refresh: before } });
+      expect(reuse.status()).toBe(401);
+      expect(await reuse.json()).toEqual({ detail: 'Token is blacklisted', code: 'token_not_valid' });
+    });
+
+    test('an expired refresh token signs out and the guard redirects', async ({ page, request }) => {
+      await serverSettings(request, { access_secs: 2, refresh_secs: 5, rotate: false });
+      await signIn(page, storage);
+      await expect(page).toHaveURL('/');
+      await page.goto('/tokens');
+      await expect(page.locator('#status')).toHaveText('Authenticated');
+      await expect(page).toHaveURL(/\/login\?next=%2Ftokens/, { timeout: 10_000 });
+      await expect(page.locator('#status')).toHaveText('Unauthenticated');
+      expect(await storedRecord(page, storage)).toBeNull();
+    });
+
+    test('sign-out clears storage and blacklists the refresh token', async ({ page, request }) => {
+      await signIn(page, storage);
+      await expect(page).toHaveURL('/');
+      const refresh = (await storedRecord(page, storage)).refresh_token;
+      await page.locator('#sign-out').click();
+      await expect(page.locator('#status')).toHaveText('Unauthenticated');
+      await expect(page).toHaveURL(/\/login\?next=%2F/);
+      expect(await storedRecord(page, storage)).toBeNull();
+      await expect
+        .poll(async () => (await request.post(`${API}/api/token/refresh/`, { data: { refresh } })).status())
+        .toBe(401);
+    });
+
+    test('?next=//evil.example is refused', async ({ page }) => {
+      await signIn(page, storage, { path: '/login?next=//evil.example' });
+      await expect(page).toHaveURL('http://127.0.0.1:8080/');
+      await expect(page.locator('[data-page=dashboard]')).toBeVisible();
+    });
+  });
+}
