@@ -352,6 +352,23 @@ impl<U: UserState> Auth<U> {
             .unwrap_or(false)
     }
 
+    /// The last refresh error while on-demand refreshes must wait out the backoff after a
+    /// transient failure; `None` when a refresh may be tried now.
+    pub(crate) fn backoff_error(&self) -> Option<String> {
+        if self.refresh_in_flight() {
+            return None; // joining the refresh in flight costs the server nothing
+        }
+        let backoff = self.timing()?.backoff;
+        if !crate::refresh::schedule::in_backoff(&self.failures(), &backoff, Timestamp::now()) {
+            return None;
+        }
+        let last = self
+            .refresh_info
+            .try_with_untracked(|info| info.last_error.clone())
+            .flatten();
+        Some(last.unwrap_or_else(|| "the last refresh failed".into()))
+    }
+
     /// The header and session version right now (untracked).
     pub(crate) fn header_and_version(&self) -> (Option<String>, u64) {
         self.state

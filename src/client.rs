@@ -87,22 +87,36 @@ pub enum AfterAnswer {
     RetryNow,
     /// Refresh (or join the refresh in flight), then retry once.
     RefreshThenRetry,
+    /// The session ended (sign-out, rejected refresh) while the request was out: fail with
+    /// [`ClientError::SignedOut`] like the requests that waited for the refresh.
+    SessionEnded,
 }
 
-/// Decides what a 401 means. `sent_with` and `current` are the session versions when the
-/// request was sent and now; `retried` says the request is already a retry.
+/// The session as it was when a request was sent, or as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionMark {
+    /// The session version.
+    pub version: u64,
+    /// Whether somebody was signed in (so the request carried a header).
+    pub signed_in: bool,
+}
+
+/// Decides what an answer means. Only a 401 to a request that carried a header, and is not
+/// already a retry, leads anywhere but back to the caller.
 pub fn after_answer(
     status: u16,
     retried: bool,
     can_refresh: bool,
-    signed_in: bool,
-    sent_with: u64,
-    current: u64,
+    sent: SessionMark,
+    now: SessionMark,
 ) -> AfterAnswer {
-    if status != 401 || retried || !signed_in {
+    if status != 401 || retried || !sent.signed_in {
         return AfterAnswer::Done;
     }
-    if current != sent_with {
+    if !now.signed_in {
+        return AfterAnswer::SessionEnded;
+    }
+    if now.version != sent.version {
         return AfterAnswer::RetryNow;
     }
     if can_refresh {
@@ -155,6 +169,16 @@ mod browser {
         AuthClient {
             auth: use_auth::<U>(),
         }
+    }
+
+    /// Joins or starts the store's single-flight refresh, unless a transient failure is so
+    /// recent that the backoff applies: then fails at once with that failure.
+    async fn refresh<U: UserState>(auth: Auth<U>) -> Result<(), ClientError> {
+        if let Some(reason) = auth.backoff_error() {
+            return Err(ClientError::RefreshFailed(reason));
+        }
+        let outcome = auth.refresh().await;
+        after_refresh(&outcome, auth.is_signed_in_now())
     }
 
     impl<U: UserState> AuthClient<U> {
@@ -232,33 +256,35 @@ mod browser {
                 auth.leeway(),
             ) == BeforeSend::RefreshFirst
             {
-                let outcome = auth.refresh().await;
-                after_refresh(&outcome, auth.is_signed_in_now())?;
+                refresh(auth).await?;
             }
             let mut retried = false;
             loop {
-                let (header, sent_with) = auth.header_and_version();
+                let (header, sent_version) = auth.header_and_version();
+                let sent = SessionMark {
+                    version: sent_version,
+                    signed_in: header.is_some(),
+                };
                 let request = build(header.as_deref())
                     .map_err(|err| ClientError::Network(err.to_string()))?;
                 let response = request
                     .send()
                     .await
                     .map_err(|err| ClientError::Network(err.to_string()))?;
-                let (_, current) = auth.header_and_version();
-                match after_answer(
-                    response.status(),
-                    retried,
-                    auth.can_refresh(),
-                    auth.is_signed_in_now(),
-                    sent_with,
-                    current,
-                ) {
+                let (header_now, version_now) = auth.header_and_version();
+                let now = SessionMark {
+                    version: version_now,
+                    signed_in: header_now.is_some(),
+                };
+                match after_answer(response.status(), retried, auth.can_refresh(), sent, now) {
                     AfterAnswer::Done => return Ok(response),
-                    AfterAnswer::RetryNow => {}
-                    AfterAnswer::RefreshThenRetry => {
-                        let outcome = auth.refresh().await;
-                        after_refresh(&outcome, auth.is_signed_in_now())?;
+                    AfterAnswer::SessionEnded => {
+                        return Err(ClientError::SignedOut(
+                            "the session ended while the request was out".into(),
+                        ))
                     }
+                    AfterAnswer::RetryNow => {}
+                    AfterAnswer::RefreshThenRetry => refresh(auth).await?,
                 }
                 retried = true;
             }
@@ -305,86 +331,22 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn after_answer_table() {
-        // (case, status, retried, can refresh, signed in, sent with, current, expected)
+        let mark = |version, signed_in| SessionMark { version, signed_in };
+        // (case, status, retried, can refresh, sent, now, expected)
         let rows = [
-            (
-                "success is returned",
-                200,
-                false,
-                true,
-                true,
-                1,
-                1,
-                AfterAnswer::Done,
-            ),
-            (
-                "403 is returned",
-                403,
-                false,
-                true,
-                true,
-                1,
-                1,
-                AfterAnswer::Done,
-            ),
-            (
-                "401 refreshes then retries",
-                401,
-                false,
-                true,
-                true,
-                1,
-                1,
-                AfterAnswer::RefreshThenRetry,
-            ),
-            (
-                "401 after a refresh landed meanwhile retries at once",
-                401,
-                false,
-                true,
-                true,
-                1,
-                2,
-                AfterAnswer::RetryNow,
-            ),
-            (
-                "401 on a retry is returned as is",
-                401,
-                true,
-                true,
-                true,
-                1,
-                1,
-                AfterAnswer::Done,
-            ),
-            (
-                "401 without refresh is returned",
-                401,
-                false,
-                false,
-                true,
-                1,
-                1,
-                AfterAnswer::Done,
-            ),
-            (
-                "401 when signed out is returned",
-                401,
-                false,
-                true,
-                false,
-                1,
-                2,
-                AfterAnswer::Done,
-            ),
+            ("success is returned", 200, false, true, mark(1, true), mark(1, true), AfterAnswer::Done),
+            ("403 is returned", 403, false, true, mark(1, true), mark(1, true), AfterAnswer::Done),
+            ("401 refreshes then retries", 401, false, true, mark(1, true), mark(1, true), AfterAnswer::RefreshThenRetry),
+            ("401 after a refresh landed meanwhile retries at once", 401, false, true, mark(1, true), mark(2, true), AfterAnswer::RetryNow),
+            ("401 on a retry is returned as is", 401, true, true, mark(1, true), mark(1, true), AfterAnswer::Done),
+            ("401 without refresh is returned", 401, false, false, mark(1, true), mark(1, true), AfterAnswer::Done),
+            ("401 to a request sent signed out is returned", 401, false, true, mark(1, false), mark(1, false), AfterAnswer::Done),
+            ("401 after the session ended fails as signed out", 401, false, true, mark(1, true), mark(2, false), AfterAnswer::SessionEnded),
         ];
-        for (case, status, retried, can_refresh, signed_in, sent, current, expected) in rows {
-            assert_eq!(
-                after_answer(status, retried, can_refresh, signed_in, sent, current),
-                expected,
-                "{case}"
-            );
+        for (case, status, retried, can_refresh, sent, now, expected) in rows {
+            assert_eq!(after_answer(status, retried, can_refresh, sent, now), expected, "{case}");
         }
     }
 

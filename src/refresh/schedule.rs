@@ -72,6 +72,16 @@ impl Failures {
     }
 }
 
+/// Whether `now` is still inside the backoff after the last transient failure. On-demand
+/// refreshes (the HTTP client's) do not call the server then: they fail at once with the last
+/// error, so a burst of 401s cannot hammer a server that is down.
+pub fn in_backoff(failures: &Failures, backoff: &Backoff, now: Timestamp) -> bool {
+    match (failures.count, failures.last_at) {
+        (1.., Some(last_at)) => now < last_at + backoff.delay(failures.count),
+        _ => false,
+    }
+}
+
 /// The refresh settings the schedule needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
@@ -397,6 +407,20 @@ mod tests {
         let delays: Vec<u128> = (1..=7).map(|n| backoff.delay(n).as_millis()).collect();
         assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
         assert_eq!(backoff.delay(u32::MAX), secs(10));
+    }
+
+    #[test]
+    fn on_demand_refreshes_wait_out_the_backoff() {
+        let backoff = Backoff::default();
+        assert!(!in_backoff(&Failures::default(), &backoff, T0));
+        assert!(in_backoff(
+            &failures(1, 0),
+            &backoff,
+            T0 + Duration::from_millis(999)
+        ));
+        assert!(!in_backoff(&failures(1, 0), &backoff, T0 + secs(1)));
+        assert!(in_backoff(&failures(3, 0), &backoff, T0 + secs(3)));
+        assert!(!in_backoff(&failures(3, 0), &backoff, T0 + secs(4)));
     }
 
     #[test]

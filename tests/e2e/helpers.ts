@@ -14,6 +14,7 @@ export async function serverSettings(request: APIRequestContext, settings: Parti
 
 export interface Counters {
   logins: number;
+  refresh_calls: number;
   refreshes: number;
   refresh_rejected: number;
   me_ok: number;

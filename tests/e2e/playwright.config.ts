@@ -38,7 +38,7 @@ export default defineConfig({
       url: 'http://127.0.0.1:8080/',
       reuseExistingServer: false,
       timeout: 600_000, // a cold build of the demo takes minutes
-      stdout: 'pipe',
+      stdout: 'ignore',
     },
   ],
 });

@@ -7,18 +7,24 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
-const USAGE: &str = "usage: cargo xtask <test|demo|bench>
+const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench>
   test   install what is missing (wasm target, Chromium + chromedriver, wasm-bindgen-cli at
-         the lockfile's version), then run fmt, clippy (host and wasm32), native tests,
-         the refresh benchmark and the browser tests in headless Chromium
-  demo   run the demo app
+         the lockfile's version, trunk, the e2e npm packages), then run fmt, clippy (host and
+         wasm32), native tests, the refresh benchmark, the browser tests in headless Chromium
+         and the Playwright end-to-end suite
+  demo   run the demo app and demo server: http://127.0.0.1:8080
+  e2e    only the Playwright end-to-end suite
   bench  print the refresh engine's figures for a simulated hour";
+
+/// The trunk release that builds with this machine's Rust (newer ones need a newer Rust).
+const TRUNK_VERSION: &str = "0.21.14";
 
 fn main() {
     let task = env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
         "test" => test(),
         "demo" => demo(),
+        "e2e" => setup().and_then(|()| e2e()),
         "bench" => bench(),
         _ => {
             eprintln!("{USAGE}");
@@ -111,6 +117,7 @@ fn test() -> Result {
             ])
             .env("CHROMEDRIVER", chromedriver()),
     )?;
+    e2e()?;
     println!("\nall checks passed");
     Ok(())
 }
@@ -122,12 +129,55 @@ fn bench() -> Result {
     )
 }
 
+fn e2e() -> Result {
+    run(
+        "build the demo server",
+        cargo().args(["build", "-p", "demo-server"]),
+    )?;
+    let e2e_dir = root().join("tests/e2e");
+    run(
+        "npm ci (Playwright, no browser download: Debian's Chromium is used)",
+        Command::new("npm")
+            .arg("ci")
+            .arg("--no-audit")
+            .arg("--no-fund")
+            .current_dir(&e2e_dir)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
+    )?;
+    run(
+        "end-to-end tests (Playwright: demo app + demo server)",
+        Command::new("npx")
+            .args(["playwright", "test"])
+            .current_dir(&e2e_dir)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
+    )
+}
+
 fn demo() -> Result {
+    setup()?;
+    run(
+        "build the demo server",
+        cargo().args(["build", "-p", "demo-server"]),
+    )?;
+    let mut server = Command::new(root().join("target/debug/demo-server"))
+        .args(["--port", "9000"])
+        .spawn()
+        .map_err(|err| format!("starting the demo server: {err}"))?;
     println!(
-        "The demo app is not there yet (issue 4 adds examples/demo and examples/demo-server).\n\
-         Until then, see README.md for a complete app to copy."
+        "\n==> demo: http://127.0.0.1:8080  (accounts: ada / lovelace, admin; bob / builder)\n    \
+         the first build takes a few minutes; Ctrl-C stops both servers\n"
     );
-    Ok(())
+    let served = Command::new("trunk")
+        .args(["serve", "index.html"])
+        .current_dir(root())
+        .status();
+    let _ = server.kill();
+    let _ = server.wait();
+    match served {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("trunk serve ended: {status}")),
+        Err(err) => Err(format!("starting trunk: {err}")),
+    }
 }
 
 fn chromedriver() -> String {
@@ -169,6 +219,16 @@ fn setup() -> Result {
             &format!("install wasm-bindgen-cli {wanted}"),
             cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]),
         )?;
+    }
+    let trunk = output("trunk", &["--version"]).unwrap_or_default();
+    if trunk.split_whitespace().nth(1) != Some(TRUNK_VERSION) {
+        run(
+            &format!("install trunk {TRUNK_VERSION} (about 10 minutes, once)"),
+            cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
+        )?;
+    }
+    if output("npm", &["--version"]).is_none() {
+        apt_install(&["nodejs", "npm"])?;
     }
     Ok(())
 }

@@ -45,6 +45,8 @@ pub struct Settings {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counters {
     pub logins: u64,
+    /// Every call to a refresh endpoint, whatever its answer.
+    pub refresh_calls: u64,
     pub refreshes: u64,
     pub refresh_rejected: u64,
     pub me_ok: u64,
@@ -228,7 +230,10 @@ async fn simplejwt_refresh(
     let run = || -> Result<Response, Response> {
         let body = body(payload)?;
         let token = field(&body, "refresh")?;
-        let settings = state.with(|inner| inner.settings.clone());
+        let settings = state.with(|inner| {
+            inner.counters.refresh_calls += 1;
+            inner.settings.clone()
+        });
         if let Some(failure) = refresh_failure(settings.refresh_mode) {
             return Err(failure);
         }
@@ -327,7 +332,10 @@ async fn sanic_login(
 }
 
 async fn sanic_refresh(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let settings = state.with(|inner| inner.settings.clone());
+    let settings = state.with(|inner| {
+        inner.counters.refresh_calls += 1;
+        inner.settings.clone()
+    });
     if let Some(failure) = refresh_failure(settings.refresh_mode) {
         return failure;
     }

@@ -151,7 +151,10 @@ fn Nav(storage: Storage, dialect: Dialect) -> impl IntoView {
     let auth = use_auth::<DemoUser>();
     let log = RwSignal::new(Vec::<String>::new());
     provide_context(RefreshLog(log));
-    let burst = Burst { runs: RwSignal::new(0), result: RwSignal::new(String::new()) };
+    let burst = Burst {
+        runs: RwSignal::new(0),
+        result: RwSignal::new(String::new()),
+    };
     provide_context(burst);
     let info = auth.refresh_info();
     Effect::new(move |previous: Option<(u32, Option<String>)>| {
