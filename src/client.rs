@@ -2,7 +2,7 @@
 //! expiry: on a 401 one shared refresh, then one retry.
 //!
 //! The decisions (refresh before sending, retry or not after a 401, what a refresh outcome
-//! means for the waiting requests) are pure functions tested natively; [`AuthClient`] only
+//! means for the waiting requests) are pure functions tested natively; `AuthClient` only
 //! sends with gloo-net. The refresh call itself never goes through the client, so it can never
 //! be intercepted, and a retried request is never retried again: no loops.
 
@@ -14,7 +14,7 @@ use crate::refresh::RefreshOutcome;
 use crate::state::Session;
 use crate::time::Timestamp;
 
-/// Why an [`AuthClient`] request failed.
+/// Why an `AuthClient` request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
     /// The refresh was rejected: the user has been signed out.

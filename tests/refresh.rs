@@ -233,3 +233,54 @@ async fn expired_access_with_valid_refresh_refreshes_on_load_instead_of_signing_
     mounted.auth.sign_out();
     mounted.unmount();
 }
+
+#[wasm_bindgen_test]
+async fn a_refresh_that_keeps_the_user_does_not_rerender_views_reading_only_the_user() {
+    use leptos::prelude::*;
+    let (calls, refresh) = counted_refresh(ms(10), |_| Ok(()));
+    let mounted = mount(AuthConfig::memory().refresh(refresh));
+    mounted
+        .auth
+        .sign_in(
+            SignIn::new("a")
+                .expires_in(Duration::from_secs(600))
+                .user(User { name: "Ada".into() }),
+        )
+        .unwrap();
+    settle().await;
+    let auth = mounted.auth;
+    let user_runs = Arc::new(AtomicU32::new(0));
+    let token_runs = Arc::new(AtomicU32::new(0));
+    let (u, t) = (user_runs.clone(), token_runs.clone());
+    let owner = Owner::new();
+    owner.with(|| {
+        Effect::new(move |_| {
+            auth.user().track();
+            u.fetch_add(1, Ordering::SeqCst);
+        });
+        Effect::new(move |_| {
+            auth.token().track();
+            t.fetch_add(1, Ordering::SeqCst);
+        });
+    });
+    settle().await;
+    let (users_before, tokens_before) = (
+        user_runs.load(Ordering::SeqCst),
+        token_runs.load(Ordering::SeqCst),
+    );
+    assert_eq!(auth.refresh().await, RefreshOutcome::Refreshed);
+    settle().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        token_runs.load(Ordering::SeqCst),
+        tokens_before + 1,
+        "the token changed"
+    );
+    assert_eq!(
+        user_runs.load(Ordering::SeqCst),
+        users_before,
+        "the user did not"
+    );
+    drop(owner);
+    mounted.unmount();
+}

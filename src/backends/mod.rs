@@ -54,13 +54,25 @@ impl From<BackendError> for RefreshError {
     }
 }
 
-/// An HTTP answer: status and body text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An HTTP answer: status and body text. Its `Debug` shows the status and the body's length
+/// only: a token endpoint's body holds tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
     /// Body text (may be HTML from a proxy).
     pub body: String,
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Answer {{ status: {}, body: {} bytes }}",
+            self.status,
+            self.body.len()
+        )
+    }
 }
 
 impl Answer {
@@ -146,6 +158,12 @@ pub(crate) mod tests {
             status,
             body: body.into(),
         }
+    }
+
+    #[test]
+    fn debug_does_not_show_the_body() {
+        let shown = format!("{:?}", answer(200, r#"{"access":"s3cr3t"}"#));
+        assert_eq!(shown, "Answer { status: 200, body: 19 bytes }");
     }
 
     #[test]

@@ -102,6 +102,12 @@ fn test() -> Result {
             "warnings",
         ]),
     )?;
+    run(
+        "rustdoc (broken links are errors)",
+        cargo()
+            .args(["doc", "--no-deps", "-p", "leptos-auth-kit"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     run("native tests", cargo().args(["test", "--workspace"]))?;
     bench()?;
     run(
