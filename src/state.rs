@@ -441,52 +441,21 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn sign_in_errors_leave_the_state_unchanged() {
         let before = signed_in(SignIn::new(access(1_000_300)));
         let rows: Vec<(&str, SignIn<String>, AuthError)> = vec![
-            (
-                "expired access",
-                SignIn::new(access(999_999)),
-                AuthError::Expired {
-                    expired_at: Timestamp::from_unix_seconds(999_999),
-                },
-            ),
+            ("expired access", SignIn::new(access(999_999)), AuthError::Expired { expired_at: Timestamp::from_unix_seconds(999_999) }),
             ("no expiry", SignIn::new("opaque"), AuthError::MissingExpiry),
-            (
-                "expired refresh",
-                SignIn::new(access(1_000_300)).refresh_token(jwt(r#"{"exp":5}"#)),
-                AuthError::RefreshTokenExpired,
-            ),
-            (
-                "empty refresh",
-                SignIn::new(access(1_000_300)).refresh_token(""),
-                AuthError::MalformedToken("token is empty".into()),
-            ),
-            (
-                "token type with space",
-                SignIn::new(access(1_000_300)).token_type("Bear er"),
-                AuthError::InvalidTokenType,
-            ),
-            (
-                "empty token type",
-                SignIn::new(access(1_000_300)).token_type(""),
-                AuthError::InvalidTokenType,
-            ),
-            (
-                "user from opaque claims",
-                SignIn::new("opaque").expires_in(secs(5)).user_from_claims(),
-                AuthError::UserState(
-                    "the access token is not a JWT, so it has no claims to read".into(),
-                ),
-            ),
+            ("expired refresh", SignIn::new(access(1_000_300)).refresh_token(jwt(r#"{"exp":5}"#)), AuthError::RefreshTokenExpired),
+            ("empty refresh", SignIn::new(access(1_000_300)).refresh_token(""), AuthError::MalformedToken("token is empty".into())),
+            ("token type with space", SignIn::new(access(1_000_300)).token_type("Bear er"), AuthError::InvalidTokenType),
+            ("empty token type", SignIn::new(access(1_000_300)).token_type(""), AuthError::InvalidTokenType),
+            ("user from opaque claims", SignIn::new("opaque").expires_in(secs(5)).user_from_claims(), AuthError::UserState("the access token is not a JWT, so it has no claims to read".into())),
         ];
         for (case, request, expected) in rows {
             let mut state = before.clone();
-            assert_eq!(
-                state.sign_in(request, T0, LEEWAY),
-                Err(expected),
-                "case: {case}"
-            );
+            assert_eq!(state.sign_in(request, T0, LEEWAY), Err(expected), "case: {case}");
             assert_eq!(state, before, "case: {case}");
         }
     }
@@ -536,50 +505,16 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn expire_table() {
         // (case, access exp, refresh exp (None: no refresh token), can_refresh, now offset, signs out)
         let rows = [
             ("access valid", 1_000_300, None, false, 299, false),
-            (
-                "access expired, no refresh",
-                1_000_300,
-                None,
-                false,
-                300,
-                true,
-            ),
-            (
-                "access expired, refresh possible",
-                1_000_300,
-                Some(1_001_000),
-                true,
-                300,
-                false,
-            ),
-            (
-                "access expired, refresh token but no callback",
-                1_000_300,
-                Some(1_001_000),
-                false,
-                300,
-                true,
-            ),
-            (
-                "refresh token expired",
-                1_000_300,
-                Some(1_001_000),
-                true,
-                1_000,
-                true,
-            ),
-            (
-                "refresh token expired, access still valid",
-                1_000_300,
-                Some(1_000_100),
-                true,
-                100,
-                true,
-            ),
+            ("access expired, no refresh", 1_000_300, None, false, 300, true),
+            ("access expired, refresh possible", 1_000_300, Some(1_001_000), true, 300, false),
+            ("access expired, refresh token but no callback", 1_000_300, Some(1_001_000), false, 300, true),
+            ("refresh token expired", 1_000_300, Some(1_001_000), true, 1_000, true),
+            ("refresh token expired, access still valid", 1_000_300, Some(1_000_100), true, 100, true),
         ];
         for (case, exp, refresh_exp, can_refresh, offset, signs_out) in rows {
             let mut request = SignIn::new(access(exp));
@@ -587,11 +522,7 @@ mod tests {
                 request = request.refresh_token(jwt(&format!(r#"{{"exp":{refresh_exp}}}"#)));
             }
             let mut state = signed_in(request);
-            assert_eq!(
-                state.expire(T0 + secs(offset), can_refresh),
-                signs_out,
-                "case: {case}"
-            );
+            assert_eq!(state.expire(T0 + secs(offset), can_refresh), signs_out, "case: {case}");
             assert_eq!(state.is_signed_in(), !signs_out, "case: {case}");
         }
     }

@@ -270,157 +270,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn inspect_table() {
         let huge = format!("a{}", "b".repeat(MAX_TOKEN_LEN));
         let secs = |s| Ok(Timestamp::from_unix_seconds(s));
         let malformed = |r: &str| Err(AuthError::MalformedToken(r.into()));
         // (case, token, explicit expires-in, expected expires_at or error)
         let rows: Vec<(&str, String, Option<u64>, Result<Timestamp, AuthError>)> = vec![
-            (
-                "valid jwt",
-                jwt(r#"{"exp":1000100}"#),
-                None,
-                secs(1_000_100),
-            ),
-            (
-                "padded payload",
-                padded(r#"{"exp":1000100,"s":"x"}"#),
-                None,
-                secs(1_000_100),
-            ),
-            (
-                "unpadded payload",
-                jwt(r#"{"exp":1000100,"s":"x"}"#),
-                None,
-                secs(1_000_100),
-            ),
-            (
-                "fractional exp",
-                jwt(r#"{"exp":1000100.5}"#),
-                None,
-                Ok(Timestamp::from_unix_millis(1_000_100_500)),
-            ),
-            (
-                "earlier of exp and expires-in",
-                jwt(r#"{"exp":1000100}"#),
-                Some(50),
-                secs(1_000_050),
-            ),
-            (
-                "exp earlier than expires-in",
-                jwt(r#"{"exp":1000100}"#),
-                Some(500),
-                secs(1_000_100),
-            ),
-            (
-                "opaque with expires-in",
-                "opaque-token".into(),
-                Some(60),
-                secs(1_000_060),
-            ),
-            (
-                "opaque with dots and expires-in",
-                "a.b.c".into(),
-                Some(60),
-                secs(1_000_060),
-            ),
-            (
-                "opaque without expires-in",
-                "opaque-token".into(),
-                None,
-                Err(AuthError::MissingExpiry),
-            ),
-            (
-                "jwt without exp",
-                jwt(r#"{"sub":"ada"}"#),
-                None,
-                Err(AuthError::MissingExpiry),
-            ),
-            (
-                "exp as a string",
-                jwt(r#"{"exp":"1000100"}"#),
-                None,
-                Err(AuthError::MissingExpiry),
-            ),
-            (
-                "negative exp",
-                jwt(r#"{"exp":-5}"#),
-                None,
-                Err(AuthError::MissingExpiry),
-            ),
-            (
-                "bad base64",
-                "h.!!!.s".into(),
-                None,
-                malformed("JWT payload is not base64url"),
-            ),
-            (
-                "bad json",
-                format!("h.{}.s", base64url_encode(b"{nope")),
-                None,
-                malformed("JWT payload is not JSON"),
-            ),
-            (
-                "json array",
-                jwt("[1,2]"),
-                None,
-                malformed("JWT payload is not a JSON object"),
-            ),
-            (
-                "empty",
-                String::new(),
-                Some(60),
-                malformed("token is empty"),
-            ),
-            (
-                "whitespace",
-                "abc def".into(),
-                Some(60),
-                malformed("token contains spaces or control characters"),
-            ),
-            (
-                "newline",
-                "abc\r\nSet-Cookie: x".into(),
-                Some(60),
-                malformed("token contains spaces or control characters"),
-            ),
-            (
-                "expired",
-                jwt(r#"{"exp":999999}"#),
-                None,
-                Err(AuthError::Expired {
-                    expired_at: Timestamp::from_unix_seconds(999_999),
-                }),
-            ),
-            (
-                "expiring exactly now",
-                jwt(r#"{"exp":1000000}"#),
-                None,
-                Err(AuthError::Expired { expired_at: NOW }),
-            ),
-            (
-                "nbf within leeway",
-                jwt(r#"{"exp":1000100,"nbf":1000020}"#),
-                None,
-                secs(1_000_100),
-            ),
-            (
-                "nbf in the future",
-                jwt(r#"{"exp":1000100,"nbf":1000031}"#),
-                None,
-                Err(AuthError::NotYetValid {
-                    not_before: Timestamp::from_unix_seconds(1_000_031),
-                }),
-            ),
-            (
-                "huge",
-                huge.clone(),
-                Some(60),
-                Err(AuthError::TokenTooLarge {
-                    len: huge.len(),
-                    max: MAX_TOKEN_LEN,
-                }),
-            ),
+            ("valid jwt", jwt(r#"{"exp":1000100}"#), None, secs(1_000_100)),
+            ("padded payload", padded(r#"{"exp":1000100,"s":"x"}"#), None, secs(1_000_100)),
+            ("unpadded payload", jwt(r#"{"exp":1000100,"s":"x"}"#), None, secs(1_000_100)),
+            ("fractional exp", jwt(r#"{"exp":1000100.5}"#), None, Ok(Timestamp::from_unix_millis(1_000_100_500))),
+            ("earlier of exp and expires-in", jwt(r#"{"exp":1000100}"#), Some(50), secs(1_000_050)),
+            ("exp earlier than expires-in", jwt(r#"{"exp":1000100}"#), Some(500), secs(1_000_100)),
+            ("opaque with expires-in", "opaque-token".into(), Some(60), secs(1_000_060)),
+            ("opaque with dots and expires-in", "a.b.c".into(), Some(60), secs(1_000_060)),
+            ("opaque without expires-in", "opaque-token".into(), None, Err(AuthError::MissingExpiry)),
+            ("jwt without exp", jwt(r#"{"sub":"ada"}"#), None, Err(AuthError::MissingExpiry)),
+            ("exp as a string", jwt(r#"{"exp":"1000100"}"#), None, Err(AuthError::MissingExpiry)),
+            ("negative exp", jwt(r#"{"exp":-5}"#), None, Err(AuthError::MissingExpiry)),
+            ("bad base64", "h.!!!.s".into(), None, malformed("JWT payload is not base64url")),
+            ("bad json", format!("h.{}.s", base64url_encode(b"{nope")), None, malformed("JWT payload is not JSON")),
+            ("json array", jwt("[1,2]"), None, malformed("JWT payload is not a JSON object")),
+            ("empty", String::new(), Some(60), malformed("token is empty")),
+            ("whitespace", "abc def".into(), Some(60), malformed("token contains spaces or control characters")),
+            ("newline", "abc\r\nSet-Cookie: x".into(), Some(60), malformed("token contains spaces or control characters")),
+            ("expired", jwt(r#"{"exp":999999}"#), None, Err(AuthError::Expired { expired_at: Timestamp::from_unix_seconds(999_999) })),
+            ("expiring exactly now", jwt(r#"{"exp":1000000}"#), None, Err(AuthError::Expired { expired_at: NOW })),
+            ("nbf within leeway", jwt(r#"{"exp":1000100,"nbf":1000020}"#), None, secs(1_000_100)),
+            ("nbf in the future", jwt(r#"{"exp":1000100,"nbf":1000031}"#), None, Err(AuthError::NotYetValid { not_before: Timestamp::from_unix_seconds(1_000_031) })),
+            ("huge", huge.clone(), Some(60), Err(AuthError::TokenTooLarge { len: huge.len(), max: MAX_TOKEN_LEN })),
         ];
         for (case, token, expires_in, expected) in rows {
             let got = TokenInfo::inspect(&token, expires_in.map(Duration::from_secs), NOW, LEEWAY)

@@ -96,6 +96,50 @@ impl Answer {
             .unwrap_or_else(|| format!("HTTP {}", self.status))
     }
 
+    /// A sign-in answer: `access_field` (and `refresh_field` if present) on 200, the server's
+    /// message as [`BackendError::InvalidCredentials`] for `credential_statuses`.
+    pub(crate) fn sign_in<U>(
+        &self,
+        access_field: &str,
+        refresh_field: &str,
+        credential_statuses: &[u16],
+    ) -> Result<crate::state::SignIn<U>, BackendError> {
+        if credential_statuses.contains(&self.status) {
+            return Err(BackendError::InvalidCredentials(self.message()));
+        }
+        if self.status != 200 {
+            return Err(self.failure());
+        }
+        let access = self.text(access_field).ok_or_else(|| {
+            BackendError::Transient(format!("sign-in answer has no `{access_field}`"))
+        })?;
+        let request = crate::state::SignIn::new(access);
+        Ok(match self.text(refresh_field) {
+            Some(refresh) => request.refresh_token(refresh),
+            None => request,
+        })
+    }
+
+    /// A refresh answer: `access_field` (and a rotated `refresh_field` if present) on 200;
+    /// otherwise the rejection or transient failure the status means.
+    pub(crate) fn refreshed<U>(
+        &self,
+        access_field: &str,
+        refresh_field: &str,
+    ) -> Result<crate::refresh::Refreshed<U>, RefreshError> {
+        if self.status != 200 {
+            return Err(self.failure().into());
+        }
+        let access = self.text(access_field).ok_or_else(|| {
+            RefreshError::Transient(format!("refresh answer has no `{access_field}`"))
+        })?;
+        let refreshed = crate::refresh::Refreshed::new(access);
+        Ok(match self.text(refresh_field) {
+            Some(rotated) => refreshed.refresh_token(rotated),
+            None => refreshed,
+        })
+    }
+
     /// A non-success answer as an error: 400, 401, 403 and 422 are the server saying no; every
     /// other status (5xx, 429, 408, a proxy's HTML page) may pass.
     pub(crate) fn failure(&self) -> BackendError {

@@ -95,40 +95,20 @@ impl SanicJwtExtended {
 
 /// Reads the sign-in answer.
 pub fn sign_in_answer<U>(answer: Answer) -> Result<SignIn<U>, BackendError> {
-    match answer.status {
-        200 => match (answer.text("access_token"), answer.text("refresh_token")) {
-            (Some(access), Some(refresh)) => Ok(SignIn::new(access).refresh_token(refresh)),
-            (Some(access), None) => Ok(SignIn::new(access)),
-            _ => Err(BackendError::Transient(
-                "sign-in answer has no `access_token`".into(),
-            )),
-        },
-        401 | 422 => Err(BackendError::InvalidCredentials(answer.message())),
-        _ => Err(answer.failure()),
-    }
+    answer.sign_in("access_token", "refresh_token", &[401, 422])
 }
 
-/// Reads the refresh answer: 401/422 `{"msg"}` are rejections, 5xx and HTML transient.
+/// Reads the refresh answer: 401/422 `{"msg"}` are rejections, 5xx and HTML transient. The
+/// user state is rebuilt from the new token's claims when `U` can be read from them.
 pub fn refresh_answer<U: UserState>(answer: Answer) -> Result<Refreshed<U>, RefreshError> {
-    match answer.status {
-        200 => {
-            let access = answer.text("access_token").ok_or_else(|| {
-                RefreshError::Transient("refresh answer has no `access_token`".into())
-            })?;
-            let user = crate::token::Claims::decode(&access)
-                .ok()
-                .and_then(|claims| claims.deserialize::<U>().ok());
-            let refreshed = match answer.text("refresh_token") {
-                Some(rotated) => Refreshed::new(access).refresh_token(rotated),
-                None => Refreshed::new(access),
-            };
-            Ok(match user {
-                Some(user) => refreshed.user(user),
-                None => refreshed,
-            })
-        }
-        _ => Err(answer.failure().into()),
-    }
+    let refreshed = answer.refreshed::<U>("access_token", "refresh_token")?;
+    let user = crate::token::Claims::decode(refreshed.auth_token.expose())
+        .ok()
+        .and_then(|claims| claims.deserialize::<U>().ok());
+    Ok(match user {
+        Some(user) => refreshed.user(user),
+        None => refreshed,
+    })
 }
 
 #[cfg(test)]

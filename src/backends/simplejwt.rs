@@ -112,35 +112,14 @@ impl SimpleJwt {
 
 /// Reads the answer of `POST {base}/token/`.
 pub fn sign_in_answer<U>(answer: Answer) -> Result<SignIn<U>, BackendError> {
-    match answer.status {
-        200 => match (answer.text("access"), answer.text("refresh")) {
-            (Some(access), Some(refresh)) => Ok(SignIn::new(access).refresh_token(refresh)),
-            (Some(access), None) => Ok(SignIn::new(access)),
-            _ => Err(BackendError::Transient(
-                "sign-in answer has no `access` token".into(),
-            )),
-        },
-        401 => Err(BackendError::InvalidCredentials(answer.message())),
-        _ => Err(answer.failure()),
-    }
+    answer.sign_in("access", "refresh", &[401])
 }
 
 /// Reads the answer of `POST {base}/token/refresh/`: the new access token and, with rotation,
 /// the new refresh token. 400/401 (`token_not_valid`, blacklisted, expired) is a rejection;
 /// 5xx, HTML and unreadable answers are transient.
 pub fn refresh_answer<U>(answer: Answer) -> Result<Refreshed<U>, RefreshError> {
-    match answer.status {
-        200 => {
-            let access = answer.text("access").ok_or_else(|| {
-                RefreshError::Transient("refresh answer has no `access` token".into())
-            })?;
-            Ok(match answer.text("refresh") {
-                Some(rotated) => Refreshed::new(access).refresh_token(rotated),
-                None => Refreshed::new(access),
-            })
-        }
-        _ => Err(answer.failure().into()),
-    }
+    answer.refreshed("access", "refresh")
 }
 
 #[cfg(test)]
@@ -173,13 +152,13 @@ mod tests {
             (
                 answer(200, "<html>maintenance</html>"),
                 Err(RefreshError::Transient(
-                    "refresh answer has no `access` token".into(),
+                    "refresh answer has no `access`".into(),
                 )),
             ),
             (
                 answer(200, r#"{"token":"A2"}"#),
                 Err(RefreshError::Transient(
-                    "refresh answer has no `access` token".into(),
+                    "refresh answer has no `access`".into(),
                 )),
             ),
             (
@@ -238,7 +217,7 @@ mod tests {
         );
         assert_eq!(
             sign_in_answer::<()>(answer(200, "{}")).unwrap_err(),
-            BackendError::Transient("sign-in answer has no `access` token".into())
+            BackendError::Transient("sign-in answer has no `access`".into())
         );
     }
 

@@ -247,72 +247,26 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
 
     #[test]
+    #[rustfmt::skip]
     fn set_string_table() {
-        let opts =
-            |domain: Option<&str>, path: &str, secure: Option<bool>, same_site| CookieOptions {
-                domain: domain.map(Into::into),
-                path: path.into(),
-                secure,
-                same_site,
-            };
+        let opts = |domain: Option<&str>, path: &str, secure: Option<bool>, same_site| CookieOptions {
+            domain: domain.map(Into::into),
+            path: path.into(),
+            secure,
+            same_site,
+        };
         let at = |ms| Some(Timestamp::from_unix_millis(ms));
         let rows = [
-            (
-                "defaults on http",
-                opts(None, "/", None, SameSite::Lax),
-                at(1_060_000),
-                false,
-                "_auth=v; Path=/; SameSite=Lax; Max-Age=60",
-            ),
-            (
-                "defaults on https",
-                opts(None, "/", None, SameSite::Lax),
-                at(1_060_000),
-                true,
-                "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60",
-            ),
-            (
-                "forced insecure on https",
-                opts(None, "/", Some(false), SameSite::Lax),
-                at(1_060_000),
-                true,
-                "_auth=v; Path=/; SameSite=Lax; Max-Age=60",
-            ),
-            (
-                "domain and strict",
-                opts(Some("example.com"), "/app", None, SameSite::Strict),
-                at(1_060_000),
-                false,
-                "_auth=v; Path=/app; Domain=example.com; SameSite=Strict; Max-Age=60",
-            ),
-            (
-                "samesite none forces secure",
-                opts(None, "/", Some(false), SameSite::None),
-                at(1_060_000),
-                false,
-                "_auth=v; Path=/; SameSite=None; Secure; Max-Age=60",
-            ),
-            (
-                "max-age rounds down",
-                opts(None, "/", None, SameSite::Lax),
-                at(1_060_999),
-                false,
-                "_auth=v; Path=/; SameSite=Lax; Max-Age=60",
-            ),
-            (
-                "session cookie",
-                opts(None, "/", None, SameSite::Lax),
-                None,
-                false,
-                "_auth=v; Path=/; SameSite=Lax",
-            ),
+            ("defaults on http", opts(None, "/", None, SameSite::Lax), at(1_060_000), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
+            ("defaults on https", opts(None, "/", None, SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60"),
+            ("forced insecure on https", opts(None, "/", Some(false), SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
+            ("domain and strict", opts(Some("example.com"), "/app", None, SameSite::Strict), at(1_060_000), false, "_auth=v; Path=/app; Domain=example.com; SameSite=Strict; Max-Age=60"),
+            ("samesite none forces secure", opts(None, "/", Some(false), SameSite::None), at(1_060_000), false, "_auth=v; Path=/; SameSite=None; Secure; Max-Age=60"),
+            ("max-age rounds down", opts(None, "/", None, SameSite::Lax), at(1_060_999), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
+            ("session cookie", opts(None, "/", None, SameSite::Lax), None, false, "_auth=v; Path=/; SameSite=Lax"),
         ];
         for (case, options, expires_at, https, expected) in rows {
-            assert_eq!(
-                set_string("_auth", "v", &options, expires_at, NOW, https).as_deref(),
-                Ok(expected),
-                "case: {case}"
-            );
+            assert_eq!(set_string("_auth", "v", &options, expires_at, NOW, https).as_deref(), Ok(expected), "case: {case}");
         }
     }
 
@@ -364,6 +318,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn find_table() {
         let rows = [
             ("", None),

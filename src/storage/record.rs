@@ -252,69 +252,23 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn refused_values_table() {
         let good = encode(&full()).unwrap();
-        let not_a_record =
-            |s: &str| matches!(decode::<User>(s, T0), Err(RecordError::NotARecord(_)));
-        let rows: Vec<(
-            &str,
-            String,
-            fn(&Result<Session<User>, RecordError>) -> bool,
-        )> = vec![
-            ("empty", String::new(), |r| {
-                matches!(r, Err(RecordError::NotARecord(_)))
-            }),
-            ("not json", "eyJhbGciOi.abc.def".into(), |r| {
-                matches!(r, Err(RecordError::NotARecord(_)))
-            }),
-            ("json string", r#""token""#.into(), |r| {
-                matches!(r, Err(RecordError::NotARecord(_)))
-            }),
-            ("react auth kit state", r#"{"name":"ada"}"#.into(), |r| {
-                matches!(r, Err(RecordError::NotARecord(_)))
-            }),
-            (
-                "future version",
-                good.replace(r#""v":1"#, r#""v":2"#),
-                |r| r == &Err(RecordError::UnknownVersion(2)),
-            ),
-            (
-                "partial: no token",
-                good.replacen(r#""token":"#, r#""tok":"#, 1),
-                |r| matches!(r, Err(RecordError::NotARecord(_))),
-            ),
-            (
-                "wrong type",
-                good.replace(r#""expires_at":1000300000"#, r#""expires_at":"soon""#),
-                |r| matches!(r, Err(RecordError::NotARecord(_))),
-            ),
-            (
-                "user state no longer fits",
-                good.replace(r#"{"name":"ada"}"#, r#"{"nom":"ada"}"#),
-                |r| matches!(r, Err(RecordError::NotARecord(_))),
-            ),
-            (
-                "user state wrong type",
-                good.replace(r#"{"name":"ada"}"#, "[1]"),
-                |r| matches!(r, Err(RecordError::NotARecord(_))),
-            ),
-            (
-                "token with newline",
-                good.replacen(r#""token":""#, r#""token":"a\nb"#, 1),
-                |r| matches!(r, Err(RecordError::InvalidToken(_))),
-            ),
-            (
-                "empty token",
-                encode(&session(
-                    SignIn::new("x").expires_in(Duration::from_secs(9)),
-                ))
-                .unwrap()
-                .replace(r#""token":"x""#, r#""token":"""#),
-                |r| matches!(r, Err(RecordError::InvalidToken(_))),
-            ),
-            ("truncated", good[..good.len() / 2].to_owned(), |r| {
-                matches!(r, Err(RecordError::NotARecord(_)))
-            }),
+        let not_a_record = |s: &str| matches!(decode::<User>(s, T0), Err(RecordError::NotARecord(_)));
+        let rows: Vec<(&str, String, fn(&Result<Session<User>, RecordError>) -> bool)> = vec![
+            ("empty", String::new(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("not json", "eyJhbGciOi.abc.def".into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("json string", r#""token""#.into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("react auth kit state", r#"{"name":"ada"}"#.into(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("future version", good.replace(r#""v":1"#, r#""v":2"#), |r| r == &Err(RecordError::UnknownVersion(2))),
+            ("partial: no token", good.replacen(r#""token":"#, r#""tok":"#, 1), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("wrong type", good.replace(r#""expires_at":1000300000"#, r#""expires_at":"soon""#), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("user state no longer fits", good.replace(r#"{"name":"ada"}"#, r#"{"nom":"ada"}"#), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("user state wrong type", good.replace(r#"{"name":"ada"}"#, "[1]"), |r| matches!(r, Err(RecordError::NotARecord(_)))),
+            ("token with newline", good.replacen(r#""token":""#, r#""token":"a\nb"#, 1), |r| matches!(r, Err(RecordError::InvalidToken(_)))),
+            ("empty token", encode(&session(SignIn::new("x").expires_in(Duration::from_secs(9)))).unwrap().replace(r#""token":"x""#, r#""token":"""#), |r| matches!(r, Err(RecordError::InvalidToken(_)))),
+            ("truncated", good[..good.len() / 2].to_owned(), |r| matches!(r, Err(RecordError::NotARecord(_)))),
         ];
         for (case, text, ok) in rows {
             let got = decode::<User>(&text, T0);
