@@ -158,60 +158,56 @@ fn check_options(name: &str, options: &CookieOptions) -> Result<(), AuthError> {
     Ok(())
 }
 
-#[cfg(target_arch = "wasm32")]
-mod browser {
-    use wasm_bindgen::JsCast;
+/// The only code that touches `document.cookie`. Off the browser there is no cookie jar:
+/// reads find nothing and writes are accepted (after the same checks as in the browser).
+mod jar {
+    use crate::error::AuthError;
 
-    pub(super) fn document() -> Option<web_sys::HtmlDocument> {
+    #[cfg(target_arch = "wasm32")]
+    fn document() -> Option<web_sys::HtmlDocument> {
+        use wasm_bindgen::JsCast;
         web_sys::window()?.document()?.dyn_into().ok()
     }
 
+    #[cfg(target_arch = "wasm32")]
     pub(super) fn page_is_https() -> bool {
         web_sys::window()
             .and_then(|window| window.location().protocol().ok())
             .is_some_and(|protocol| protocol == "https:")
     }
-}
 
-#[cfg(target_arch = "wasm32")]
-impl TokenStorage for CookieStorage {
-    fn load(&self) -> Option<String> {
-        record_text(&browser::document()?.cookie().ok()?, &self.name)
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn read() -> Option<String> {
+        document()?.cookie().ok()
     }
 
-    fn save(
-        &self,
-        record: &str,
-        expires_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<(), AuthError> {
-        let text = set_string(
-            &self.name,
-            &encode_value(record),
-            &self.options,
-            expires_at,
-            now,
-            browser::page_is_https(),
-        )?;
-        let document = browser::document()
-            .ok_or_else(|| AuthError::Storage("no document to set the cookie on".into()))?;
-        document
-            .set_cookie(&text)
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn write(text: &str) -> Result<(), AuthError> {
+        document()
+            .ok_or_else(|| AuthError::Storage("no document to set the cookie on".into()))?
+            .set_cookie(text)
             .map_err(|_| AuthError::Storage("the browser refused the cookie".into()))
     }
 
-    fn clear(&self) {
-        if let Some(document) = browser::document() {
-            let text = clear_string(&self.name, &self.options, browser::page_is_https());
-            let _ = document.set_cookie(&text);
-        }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn page_is_https() -> bool {
+        false
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn read() -> Option<String> {
+        None
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn write(_: &str) -> Result<(), AuthError> {
+        Ok(())
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl TokenStorage for CookieStorage {
     fn load(&self) -> Option<String> {
-        None
+        record_text(&jar::read()?, &self.name)
     }
 
     fn save(
@@ -220,19 +216,25 @@ impl TokenStorage for CookieStorage {
         expires_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        // Same checks as in the browser, so size errors show up in host tests too.
-        set_string(
+        let value = encode_value(record);
+        let https = jar::page_is_https();
+        jar::write(&set_string(
             &self.name,
-            &encode_value(record),
+            &value,
             &self.options,
             expires_at,
             now,
-            false,
-        )
-        .map(drop)
+            https,
+        )?)
     }
 
-    fn clear(&self) {}
+    fn clear(&self) {
+        let _ = jar::write(&clear_string(
+            &self.name,
+            &self.options,
+            jar::page_is_https(),
+        ));
+    }
 }
 
 /// Seconds until `expires_at`, rounded down: never later than the token.
