@@ -65,6 +65,8 @@ pub(crate) struct Inner<U: 'static> {
     runner: Option<RefreshRunner<U>>,
     #[cfg(target_arch = "wasm32")]
     timer: std::cell::RefCell<Option<gloo_timers::callback::Timeout>>,
+    #[cfg(target_arch = "wasm32")]
+    tab_sync: std::cell::RefCell<Option<crate::sync::TabSync>>,
 }
 
 /// The auth store's handle: signals to read and actions to call. `Copy`, so it can be moved
@@ -153,6 +155,8 @@ impl<U: UserState> Auth<U> {
                 runner,
                 #[cfg(target_arch = "wasm32")]
                 timer: Default::default(),
+                #[cfg(target_arch = "wasm32")]
+                tab_sync: Default::default(),
             }),
         }
     }
@@ -318,9 +322,58 @@ impl<U: UserState> Auth<U> {
         schedule(*self);
     }
 
-    /// Stops timers; called when the provider unmounts.
+    /// Stops timers and cross-tab listeners; called when the provider unmounts.
     pub(crate) fn shutdown(&self) {
         self.cancel_timer();
+        #[cfg(target_arch = "wasm32")]
+        {
+            let listeners = self
+                .inner
+                .try_with_value(|inner| inner.tab_sync.borrow_mut().take());
+            drop(listeners);
+        }
+    }
+
+    /// Starts listening for other tabs' changes to the shared storage.
+    pub(crate) fn start_tab_sync(&self) {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let auth = *self;
+            let _ = self.inner.try_with_value(|inner| {
+                let listeners = crate::sync::TabSync::start(
+                    inner.config.shared(),
+                    inner.config.name(),
+                    move || auth.sync_from_storage(),
+                );
+                *inner.tab_sync.borrow_mut() = listeners;
+            });
+        }
+    }
+
+    /// Another tab changed the stored session: follow it (adopt its session or sign out).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn sync_from_storage(&self) {
+        let Some(mut next) = self.state.try_get_untracked() else {
+            return;
+        };
+        let stored = StateCell::stored(self);
+        if next.sync_with(stored, Timestamp::now(), self.can_refresh()) {
+            self.with_runner(RefreshRunner::reset_failures);
+            self.state.set(next);
+            self.loading.set(false);
+            schedule(*self);
+        }
+    }
+
+    /// Tells other tabs that the stored session changed (cookies; localStorage announces
+    /// itself).
+    fn announce(&self) {
+        #[cfg(target_arch = "wasm32")]
+        let _ = self.inner.try_with_value(|inner| {
+            if let Some(listeners) = inner.tab_sync.borrow().as_ref() {
+                listeners.announce();
+            }
+        });
     }
 }
 
@@ -436,15 +489,14 @@ impl<U: UserState> Auth<U> {
             .try_with_value(|inner| Arc::clone(&inner.storage))
             .ok_or_else(disposed)?;
         match state.session() {
-            None => {
-                storage.clear();
-                Ok(())
-            }
+            None => storage.clear(),
             Some(session) => {
                 let text = record::encode(session)?;
-                storage.save(&text, record::storage_expiry(session), Timestamp::now())
+                storage.save(&text, record::storage_expiry(session), Timestamp::now())?;
             }
         }
+        self.announce();
+        Ok(())
     }
 }
 
@@ -465,5 +517,28 @@ impl<U: UserState> StateCell<U> for Auth<U> {
 
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+
+    fn publish(&self, next: AuthState<U>) {
+        self.state.try_set(next);
+    }
+
+    fn stored(&self) -> Option<crate::state::Session<U>> {
+        let storage = self
+            .inner
+            .try_with_value(|inner| Arc::clone(&inner.storage))?;
+        record::decode(&storage.load()?, Timestamp::now()).ok()
+    }
+
+    fn exclusive(
+        &self,
+        attempt: futures::future::LocalBoxFuture<'static, RefreshOutcome>,
+    ) -> futures::future::LocalBoxFuture<'static, RefreshOutcome> {
+        let lock_name = self
+            .config(|config| {
+                (config.shared() != crate::sync::Shared::No).then(|| config.name().to_owned())
+            })
+            .flatten();
+        crate::sync::exclusive(lock_name, attempt)
     }
 }

@@ -217,6 +217,15 @@ impl<U> AuthConfig<U> {
         &self.name
     }
 
+    /// How other tabs share this storage.
+    pub(crate) fn shared(&self) -> crate::sync::Shared {
+        match self.storage {
+            StorageChoice::Cookie(_) => crate::sync::Shared::Cookie,
+            StorageChoice::Local => crate::sync::Shared::LocalStorage,
+            StorageChoice::Session | StorageChoice::Memory(_) => crate::sync::Shared::No,
+        }
+    }
+
     /// The storage this configuration writes to.
     pub fn storage(&self) -> Arc<dyn TokenStorage> {
         match &self.storage {

@@ -71,6 +71,7 @@ mod provider;
 pub mod refresh;
 pub mod state;
 pub mod storage;
+mod sync;
 mod time;
 pub mod token;
 

@@ -54,6 +54,7 @@ where
     provide_context(auth);
     provide_context(AuthContext::from(auth));
     on_cleanup(move || auth.shutdown());
+    auth.start_tab_sync();
     schedule(auth);
     children()
 }

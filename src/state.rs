@@ -304,6 +304,39 @@ impl<U> AuthState<U> {
         must_end
     }
 
+    /// Takes over a session another tab stored (it signed in, refreshed or rotated the refresh
+    /// token). Bumps the version, so a refresh of ours still in flight is dropped.
+    pub fn adopt(&mut self, stored: Session<U>) {
+        self.session = Some(stored);
+        self.bump();
+    }
+
+    /// Brings this tab in line with what storage holds after another tab changed it: adopts a
+    /// different live session, signs out when the stored one is gone or over. Returns whether
+    /// anything changed.
+    pub fn sync_with(
+        &mut self,
+        stored: Option<Session<U>>,
+        now: Timestamp,
+        can_refresh: bool,
+    ) -> bool
+    where
+        U: PartialEq,
+    {
+        match stored {
+            Some(stored) if self.session.as_ref() == Some(&stored) => false,
+            Some(stored) if !stored.must_end(now, can_refresh) => {
+                self.adopt(stored);
+                true
+            }
+            _ if self.session.is_some() => {
+                self.sign_out();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Replaces the user state of the current session.
     pub fn update_user(&mut self, user: U) -> Result<(), AuthError> {
         let session = self.session.as_mut().ok_or(AuthError::NotSignedIn)?;
@@ -610,6 +643,78 @@ mod tests {
             state.session().unwrap().user().map(String::as_str),
             Some("bob")
         );
+    }
+
+    #[test]
+    fn sync_with_another_tab() {
+        let ours = signed_in(SignIn::new(access(1_000_300)).refresh_token("r1"));
+        let theirs = signed_in(SignIn::new(access(1_000_600)).refresh_token("r2"))
+            .session()
+            .cloned();
+        let over = signed_in(SignIn::new(access(1_000_010))).session().cloned();
+        let later = T0 + secs(20);
+        // (case, our state, stored, changes, signed in afterwards)
+        let rows = [
+            (
+                "same session: nothing to do",
+                ours.clone(),
+                ours.session().cloned(),
+                false,
+                true,
+            ),
+            (
+                "another tab refreshed: adopt",
+                ours.clone(),
+                theirs.clone(),
+                true,
+                true,
+            ),
+            (
+                "another tab signed in: adopt",
+                AuthState::signed_out(),
+                theirs,
+                true,
+                true,
+            ),
+            (
+                "another tab signed out: sign out",
+                ours.clone(),
+                None,
+                true,
+                false,
+            ),
+            (
+                "stored session is over: sign out",
+                ours.clone(),
+                over,
+                true,
+                false,
+            ),
+            (
+                "both signed out: nothing",
+                AuthState::signed_out(),
+                None,
+                false,
+                false,
+            ),
+        ];
+        for (case, mut state, stored, changes, signed_in) in rows {
+            let version = state.version();
+            assert_eq!(
+                state.sync_with(stored.clone(), later, false),
+                changes,
+                "{case}"
+            );
+            assert_eq!(state.is_signed_in(), signed_in, "{case}");
+            assert_eq!(
+                state.version() != version,
+                changes,
+                "{case}: version bumped on change"
+            );
+            if signed_in {
+                assert_eq!(state.session().cloned(), stored, "{case}");
+            }
+        }
     }
 
     #[test]

@@ -17,8 +17,10 @@ use super::single_flight::{InFlight, SingleFlight};
 use super::{Refresh, RefreshError, RefreshOutcome, RefreshParams};
 use crate::auth::{Auth, UserState};
 use crate::error::AuthError;
-use crate::state::{AuthState, RefreshApplied};
+use crate::state::{AuthState, RefreshApplied, Session};
 use crate::time::Timestamp;
+use crate::token::Token;
+use futures::future::LocalBoxFuture;
 
 /// Where the runner reads and writes the auth state.
 pub(crate) trait StateCell<U> {
@@ -27,6 +29,16 @@ pub(crate) trait StateCell<U> {
     /// Makes `next` the current state and persists it. The state is published even when
     /// persisting fails (tokens are never lost); the error is returned for reporting.
     fn commit(&self, next: AuthState<U>) -> Result<(), AuthError>;
+    /// Makes `next` the current state without writing it (it came from storage).
+    fn publish(&self, next: AuthState<U>);
+    /// The session storage holds now, as another tab may have left it.
+    fn stored(&self) -> Option<Session<U>>;
+    /// Runs `attempt` while holding the cross-tab refresh lock (where the browser has one), so
+    /// that one tab refreshes at a time and the others find its tokens in storage.
+    fn exclusive(
+        &self,
+        attempt: LocalBoxFuture<'static, RefreshOutcome>,
+    ) -> LocalBoxFuture<'static, RefreshOutcome>;
     /// The current time.
     fn now(&self) -> Timestamp;
 }
@@ -74,60 +86,112 @@ impl<U: Clone + 'static> RefreshRunner<U> {
         let timeout = self.refresh.timeout;
         let failures = Rc::clone(&self.failures);
         let leeway = self.leeway;
-        self.flight.run(move || async move {
-            let Some(state) = cell.snapshot() else {
-                return RefreshOutcome::NotSignedIn;
-            };
-            let Some(session) = state.session() else {
-                return RefreshOutcome::NotSignedIn;
-            };
-            let started_at = state.version();
-            let params = RefreshParams {
-                auth_token: session.auth_token().clone(),
-                refresh_token: session.refresh_token().cloned(),
-                user: session.user().cloned(),
-            };
-            let result = with_timeout(callback(params), timeout).await;
-            let now = cell.now();
-            let Some(mut next) = cell.snapshot() else {
-                return RefreshOutcome::Stale;
-            };
-            if next.version() != started_at {
-                return RefreshOutcome::Stale;
-            }
-            match result {
-                Ok(refreshed) => match next.apply_refresh(started_at, refreshed, now, leeway) {
-                    Ok(RefreshApplied::Applied) => {
-                        failures.set(Failures::default());
-                        match cell.commit(next) {
-                            Ok(()) => RefreshOutcome::Refreshed,
-                            Err(err) => RefreshOutcome::RefreshedNotStored(err.to_string()),
-                        }
-                    }
-                    Ok(RefreshApplied::Stale) => RefreshOutcome::Stale,
-                    Err(err) => {
-                        let mut counted = failures.get();
-                        counted.record(now);
-                        failures.set(counted);
-                        RefreshOutcome::Failed(format!("the server sent an unusable token: {err}"))
-                    }
-                },
-                Err(RefreshError::Rejected(reason)) => {
-                    next.sign_out();
-                    failures.set(Failures::default());
-                    // Signing out cannot fail to persist in a way that matters: the state
-                    // is signed out either way.
-                    let _ = cell.commit(next);
-                    RefreshOutcome::SignedOut(reason)
-                }
-                Err(RefreshError::Transient(reason)) => {
-                    let mut counted = failures.get();
-                    counted.record(now);
-                    failures.set(counted);
-                    RefreshOutcome::Failed(reason)
-                }
-            }
+        self.flight.run(move || {
+            // The token this refresh is meant to replace: if it is gone by the time the lock
+            // is ours, another tab (or a sign-in) already replaced it.
+            let requested_for = cell
+                .snapshot()
+                .and_then(|state| state.session().map(|s| s.auth_token().clone()));
+            let attempt = Box::pin(attempt(
+                Rc::clone(&cell),
+                requested_for,
+                callback,
+                failures,
+                timeout,
+                leeway,
+            ));
+            cell.exclusive(attempt)
         })
+    }
+}
+
+/// Another tab's session in storage that replaces ours: live, and with other tokens than
+/// `ours` (a refresh or rotation happened there).
+fn newer_elsewhere<U>(cell: &dyn StateCell<U>, ours: &Token, now: Timestamp) -> Option<Session<U>> {
+    cell.stored()
+        .filter(|stored| stored.auth_token() != ours && !stored.must_end(now, true))
+}
+
+/// One refresh attempt, run under the cross-tab lock.
+async fn attempt<U: Clone + 'static>(
+    cell: Rc<dyn StateCell<U>>,
+    requested_for: Option<Token>,
+    callback: super::RefreshCallback<U>,
+    failures: Rc<Cell<Failures>>,
+    timeout: Duration,
+    leeway: Duration,
+) -> RefreshOutcome {
+    let Some(mut state) = cell.snapshot() else {
+        return RefreshOutcome::NotSignedIn;
+    };
+    let Some(session) = state.session() else {
+        return RefreshOutcome::NotSignedIn;
+    };
+    if requested_for.as_ref() != Some(session.auth_token()) {
+        // Replaced while we waited for the lock (another tab's tokens arrived): done.
+        return RefreshOutcome::Refreshed;
+    }
+    // Another tab may have refreshed while we waited for the lock: use its tokens.
+    if let Some(stored) = newer_elsewhere(&*cell, session.auth_token(), cell.now()) {
+        state.adopt(stored);
+        failures.set(Failures::default());
+        cell.publish(state);
+        return RefreshOutcome::Refreshed;
+    }
+    let started_at = state.version();
+    let sent_token = session.auth_token().clone();
+    let params = RefreshParams {
+        auth_token: session.auth_token().clone(),
+        refresh_token: session.refresh_token().cloned(),
+        user: session.user().cloned(),
+    };
+    let result = with_timeout(callback(params), timeout).await;
+    let now = cell.now();
+    let Some(mut next) = cell.snapshot() else {
+        return RefreshOutcome::Stale;
+    };
+    if next.version() != started_at {
+        return RefreshOutcome::Stale;
+    }
+    let record_failure = || {
+        let mut counted = failures.get();
+        counted.record(now);
+        failures.set(counted);
+    };
+    match result {
+        Ok(refreshed) => match next.apply_refresh(started_at, refreshed, now, leeway) {
+            Ok(RefreshApplied::Applied) => {
+                failures.set(Failures::default());
+                match cell.commit(next) {
+                    Ok(()) => RefreshOutcome::Refreshed,
+                    Err(err) => RefreshOutcome::RefreshedNotStored(err.to_string()),
+                }
+            }
+            Ok(RefreshApplied::Stale) => RefreshOutcome::Stale,
+            Err(err) => {
+                record_failure();
+                RefreshOutcome::Failed(format!("the server sent an unusable token: {err}"))
+            }
+        },
+        Err(RefreshError::Rejected(reason)) => {
+            failures.set(Failures::default());
+            // With rotation, another tab (without the lock: an older browser) may have used
+            // this refresh token first; its new tokens are in storage, so this is no reason to
+            // sign out.
+            if let Some(stored) = newer_elsewhere(&*cell, &sent_token, now) {
+                next.adopt(stored);
+                cell.publish(next);
+                return RefreshOutcome::Refreshed;
+            }
+            next.sign_out();
+            // The state is signed out whether or not clearing the storage worked.
+            let _ = cell.commit(next);
+            RefreshOutcome::SignedOut(reason)
+        }
+        Err(RefreshError::Transient(reason)) => {
+            record_failure();
+            RefreshOutcome::Failed(reason)
+        }
     }
 }
 
@@ -209,6 +273,8 @@ mod tests {
     struct TestCell {
         state: RefCell<AuthState<String>>,
         commits: Cell<u32>,
+        /// What "storage" holds: another tab may have written it.
+        stored: RefCell<Option<Session<String>>>,
     }
 
     impl StateCell<String> for TestCell {
@@ -223,6 +289,18 @@ mod tests {
         fn now(&self) -> Timestamp {
             T0
         }
+        fn publish(&self, next: AuthState<String>) {
+            *self.state.borrow_mut() = next;
+        }
+        fn stored(&self) -> Option<Session<String>> {
+            self.stored.borrow().clone()
+        }
+        fn exclusive(
+            &self,
+            attempt: LocalBoxFuture<'static, RefreshOutcome>,
+        ) -> LocalBoxFuture<'static, RefreshOutcome> {
+            attempt
+        }
     }
 
     fn signed_in_cell() -> Rc<TestCell> {
@@ -232,9 +310,11 @@ mod tests {
             .refresh_token("refresh-1")
             .user("ada".to_string());
         state.sign_in(request, T0, Duration::ZERO).unwrap();
+        let stored = RefCell::new(state.session().cloned());
         Rc::new(TestCell {
             state: RefCell::new(state),
             commits: Cell::new(0),
+            stored,
         })
     }
 
@@ -389,9 +469,61 @@ mod tests {
         let cell = Rc::new(TestCell {
             state: RefCell::new(AuthState::signed_out()),
             commits: Cell::new(0),
+            stored: RefCell::new(None),
         });
         let outcome = LocalPool::new().run_until(runner.trigger(cell));
         assert_eq!(outcome, RefreshOutcome::NotSignedIn);
         assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// The session another tab left in storage after rotating the refresh token.
+    fn rotated_elsewhere() -> Session<String> {
+        let mut other = AuthState::signed_out();
+        let request = SignIn::new("access-other")
+            .expires_in(Duration::from_secs(300))
+            .refresh_token("refresh-other")
+            .user("ada".to_string());
+        other.sign_in(request, T0, Duration::ZERO).unwrap();
+        other.session().cloned().unwrap()
+    }
+
+    #[test]
+    fn rejection_after_another_tab_rotated_adopts_its_tokens_instead_of_signing_out() {
+        let (runner, _calls, _seen, gate) = gated_runner();
+        let cell = signed_in_cell();
+        let mut pool = LocalPool::new();
+        let outcome = pool.run_until(async {
+            let mut flight = runner.trigger(cell.clone());
+            let _ = futures::poll!(&mut flight);
+            // Meanwhile the other tab refreshed with the same refresh token and stored the
+            // rotated one; the server now calls ours blacklisted.
+            *cell.stored.borrow_mut() = Some(rotated_elsewhere());
+            answer(
+                &gate,
+                Err(RefreshError::Rejected("Token is blacklisted".into())),
+            );
+            flight.await
+        });
+        assert_eq!(outcome, RefreshOutcome::Refreshed);
+        let state = cell.state.borrow();
+        assert_eq!(
+            state.session().unwrap().refresh_token().unwrap().expose(),
+            "refresh-other"
+        );
+    }
+
+    #[test]
+    fn tokens_another_tab_already_refreshed_are_used_without_calling_the_server() {
+        let (runner, calls, _seen, _gate) = gated_runner();
+        let cell = signed_in_cell();
+        *cell.stored.borrow_mut() = Some(rotated_elsewhere());
+        let outcome = LocalPool::new().run_until(runner.trigger(cell.clone()));
+        assert_eq!(outcome, RefreshOutcome::Refreshed);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            cell.state.borrow().session().unwrap().auth_token().expose(),
+            "access-other"
+        );
+        assert_eq!(cell.commits.get(), 0, "adopted, not written back");
     }
 }

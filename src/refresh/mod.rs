@@ -133,7 +133,8 @@ pub enum RefreshOutcome {
 /// The future a refresh callback returns. Not `Send`: browser futures never are.
 pub type RefreshFuture<U> = Pin<Box<dyn Future<Output = Result<Refreshed<U>, RefreshError>>>>;
 
-type RefreshCallback<U> = Arc<dyn Fn(RefreshParams<U>) -> RefreshFuture<U> + Send + Sync>;
+pub(crate) type RefreshCallback<U> =
+    Arc<dyn Fn(RefreshParams<U>) -> RefreshFuture<U> + Send + Sync>;
 
 /// How and how often to refresh; turned into a [`Refresh`] by [`create_refresh`].
 pub struct RefreshConfig<U> {
