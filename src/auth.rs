@@ -530,6 +530,11 @@ impl<U: UserState> StateCell<U> for Auth<U> {
         record::decode(&storage.load()?, Timestamp::now()).ok()
     }
 
+    fn settle(&self) -> futures::future::LocalBoxFuture<'static, ()> {
+        let shared = self.config(|config| config.shared() != crate::sync::Shared::No);
+        crate::sync::settle(shared.unwrap_or(false))
+    }
+
     fn exclusive(
         &self,
         attempt: futures::future::LocalBoxFuture<'static, RefreshOutcome>,

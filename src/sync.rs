@@ -44,6 +44,24 @@ pub(crate) fn exclusive(
     }
 }
 
+/// How long the refresh lock is kept after a successful refresh (see `with_lock`).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) const LOCK_LINGER: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// How long a tab waits for another tab's storage write before it believes a rejected refresh.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Waits [`SETTLE`] for shared storages in the browser; returns at once otherwise.
+pub(crate) fn settle(shared: bool) -> LocalBoxFuture<'static, ()> {
+    #[cfg(target_arch = "wasm32")]
+    if shared {
+        return Box::pin(gloo_timers::future::sleep(SETTLE));
+    }
+    let _ = shared;
+    Box::pin(async {})
+}
+
 #[cfg(target_arch = "wasm32")]
 pub(crate) use browser::TabSync;
 
@@ -178,6 +196,12 @@ mod browser {
         let held = Closure::once(move |_lock: JsValue| -> Promise {
             wasm_bindgen_futures::future_to_promise(async move {
                 let result = attempt.await;
+                if result == RefreshOutcome::Refreshed {
+                    // Hold the lock a moment longer: Chromium hands localStorage writes to
+                    // other tabs' processes a few milliseconds late, and the next tab to get the
+                    // lock must see our new tokens rather than send the rotated-away one.
+                    gloo_timers::future::sleep(super::LOCK_LINGER).await;
+                }
                 *slot.borrow_mut() = Some(result);
                 Ok(JsValue::UNDEFINED)
             })

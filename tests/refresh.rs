@@ -108,8 +108,14 @@ async fn rejected_refresh_signs_out_and_tells_the_app() {
         });
     let mounted = mount(config);
     sign_in_short(mounted.auth);
-    sleep(ms(1600)).await;
+    // Refresh at 1.2 s; a shared storage then waits 0.5 s for another tab's tokens.
+    sleep(ms(1500)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        mounted.text().starts_with("Authenticated"),
+        "not yet: another tab may have rotated"
+    );
+    sleep(ms(600)).await;
     assert_eq!(mounted.text(), "Unauthenticated");
     assert_eq!(cookie_value("refresh_rejected"), None);
     assert_eq!(expired.load(Ordering::SeqCst), 1);

@@ -39,6 +39,9 @@ pub(crate) trait StateCell<U> {
         &self,
         attempt: LocalBoxFuture<'static, RefreshOutcome>,
     ) -> LocalBoxFuture<'static, RefreshOutcome>;
+    /// Waits long enough for another tab's storage write to become visible here (shared
+    /// storages only) before a rejected refresh is taken as the end of the session.
+    fn settle(&self) -> LocalBoxFuture<'static, ()>;
     /// The current time.
     fn now(&self) -> Timestamp;
 }
@@ -175,10 +178,18 @@ async fn attempt<U: Clone + 'static>(
         },
         Err(RefreshError::Rejected(reason)) => {
             failures.set(Failures::default());
-            // With rotation, another tab (without the lock: an older browser) may have used
-            // this refresh token first; its new tokens are in storage, so this is no reason to
-            // sign out.
-            if let Some(stored) = newer_elsewhere(&*cell, &sent_token, now) {
+            // With rotation, another tab may have used this refresh token first: browsers
+            // without Web Locks, or Chromium, which hands localStorage writes to other tabs a
+            // few milliseconds late, so that the lock holder's new tokens were not yet visible.
+            // Give its tokens time to arrive; they are no reason to sign out.
+            cell.settle().await;
+            let Some(mut next) = cell.snapshot() else {
+                return RefreshOutcome::Stale;
+            };
+            if next.version() != started_at {
+                return RefreshOutcome::Stale; // another tab's session arrived meanwhile
+            }
+            if let Some(stored) = newer_elsewhere(&*cell, &sent_token, cell.now()) {
                 next.adopt(stored);
                 cell.publish(next);
                 return RefreshOutcome::Refreshed;
@@ -300,6 +311,9 @@ mod tests {
             attempt: LocalBoxFuture<'static, RefreshOutcome>,
         ) -> LocalBoxFuture<'static, RefreshOutcome> {
             attempt
+        }
+        fn settle(&self) -> LocalBoxFuture<'static, ()> {
+            Box::pin(async {})
         }
     }
 
