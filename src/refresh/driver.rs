@@ -370,6 +370,24 @@ mod tests {
         )
     }
 
+    /// Starts a refresh, lets `meanwhile` happen while the callback waits, then answers it.
+    fn refresh_with(
+        pool: &mut LocalPool,
+        runner: &RefreshRunner<String>,
+        cell: &Rc<TestCell>,
+        gate: &Gate,
+        result: Answer,
+        meanwhile: impl FnOnce(),
+    ) -> RefreshOutcome {
+        pool.run_until(async {
+            let mut flight = runner.trigger(cell.clone());
+            let _ = futures::poll!(&mut flight);
+            meanwhile();
+            answer(gate, result);
+            flight.await
+        })
+    }
+
     fn answer(gate: &Gate, result: Result<Refreshed<String>, RefreshError>) {
         let sender = gate.lock().unwrap().remove(0);
         sender.send(result).ok().unwrap();
@@ -412,12 +430,8 @@ mod tests {
         let (runner, _calls, _seen, gate) = gated_runner();
         let cell = signed_in_cell();
         let mut pool = LocalPool::new();
-        let outcome = pool.run_until(async {
-            let mut flight = runner.trigger(cell.clone());
-            let _ = futures::poll!(&mut flight);
+        let outcome = refresh_with(&mut pool, &runner, &cell, &gate, Ok(fresh()), || {
             cell.state.borrow_mut().sign_out();
-            answer(&gate, Ok(fresh()));
-            flight.await
         });
         assert_eq!(outcome, RefreshOutcome::Stale);
         assert!(!cell.state.borrow().is_signed_in());
@@ -430,12 +444,14 @@ mod tests {
         let mut pool = LocalPool::new();
 
         let kept = signed_in_cell();
-        let outcome = pool.run_until(async {
-            let mut flight = runner.trigger(kept.clone());
-            let _ = futures::poll!(&mut flight);
-            answer(&gate, Err(RefreshError::Transient("503".into())));
-            flight.await
-        });
+        let outcome = refresh_with(
+            &mut pool,
+            &runner,
+            &kept,
+            &gate,
+            Err(RefreshError::Transient("503".into())),
+            || {},
+        );
         assert_eq!(outcome, RefreshOutcome::Failed("503".into()));
         assert!(kept.state.borrow().is_signed_in());
         assert_eq!(
@@ -447,12 +463,14 @@ mod tests {
         );
 
         let rejected = signed_in_cell();
-        let outcome = pool.run_until(async {
-            let mut flight = runner.trigger(rejected.clone());
-            let _ = futures::poll!(&mut flight);
-            answer(&gate, Err(RefreshError::Rejected("blacklisted".into())));
-            flight.await
-        });
+        let outcome = refresh_with(
+            &mut pool,
+            &runner,
+            &rejected,
+            &gate,
+            Err(RefreshError::Rejected("blacklisted".into())),
+            || {},
+        );
         assert_eq!(outcome, RefreshOutcome::SignedOut("blacklisted".into()));
         assert!(!rejected.state.borrow().is_signed_in());
         assert_eq!(runner.failures(), Failures::default());
@@ -463,12 +481,14 @@ mod tests {
         let (runner, _calls, _seen, gate) = gated_runner();
         let cell = signed_in_cell();
         let mut pool = LocalPool::new();
-        let outcome = pool.run_until(async {
-            let mut flight = runner.trigger(cell.clone());
-            let _ = futures::poll!(&mut flight);
-            answer(&gate, Ok(Refreshed::new("no-expiry")));
-            flight.await
-        });
+        let outcome = refresh_with(
+            &mut pool,
+            &runner,
+            &cell,
+            &gate,
+            Ok(Refreshed::new("no-expiry")),
+            || {},
+        );
         assert!(matches!(outcome, RefreshOutcome::Failed(_)), "{outcome:?}");
         assert_eq!(
             cell.state.borrow().session().unwrap().auth_token().expose(),
@@ -506,18 +526,18 @@ mod tests {
         let (runner, _calls, _seen, gate) = gated_runner();
         let cell = signed_in_cell();
         let mut pool = LocalPool::new();
-        let outcome = pool.run_until(async {
-            let mut flight = runner.trigger(cell.clone());
-            let _ = futures::poll!(&mut flight);
-            // Meanwhile the other tab refreshed with the same refresh token and stored the
-            // rotated one; the server now calls ours blacklisted.
-            *cell.stored.borrow_mut() = Some(rotated_elsewhere());
-            answer(
-                &gate,
-                Err(RefreshError::Rejected("Token is blacklisted".into())),
-            );
-            flight.await
-        });
+        let outcome = refresh_with(
+            &mut pool,
+            &runner,
+            &cell,
+            &gate,
+            Err(RefreshError::Rejected("Token is blacklisted".into())),
+            || {
+                // Meanwhile the other tab refreshed with the same refresh token and stored the
+                // rotated one; the server now calls ours blacklisted.
+                *cell.stored.borrow_mut() = Some(rotated_elsewhere());
+            },
+        );
         assert_eq!(outcome, RefreshOutcome::Refreshed);
         let state = cell.state.borrow();
         assert_eq!(

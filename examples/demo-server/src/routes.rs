@@ -500,6 +500,12 @@ mod tests {
         )
     }
 
+    /// Signs `ada` in with the SimpleJWT dialect.
+    async fn login_ada(app: &Router) -> (StatusCode, Value) {
+        let credentials = r#"{"username":"ada","password":"lovelace"}"#;
+        call(app, "POST", "/api/token/", Some(credentials), None).await
+    }
+
     fn text(value: &Value, key: &str) -> String {
         value[key].as_str().unwrap_or_default().to_owned()
     }
@@ -507,14 +513,7 @@ mod tests {
     #[tokio::test]
     async fn simplejwt_login_refresh_rotation_and_blacklist() {
         let app = app(true);
-        let (status, tokens) = call(
-            &app,
-            "POST",
-            "/api/token/",
-            Some(r#"{"username":"ada","password":"lovelace"}"#),
-            None,
-        )
-        .await;
+        let (status, tokens) = login_ada(&app).await;
         assert_eq!(status, StatusCode::OK);
         let (access, refresh) = (text(&tokens, "access"), text(&tokens, "refresh"));
         let (status, me) = call(&app, "GET", "/api/me", None, Some(&access)).await;
@@ -707,14 +706,7 @@ mod tests {
             call(&app, "GET", "/api/me", None, Some("garbage")).await.0,
             StatusCode::UNAUTHORIZED
         );
-        let (_, tokens) = call(
-            &app,
-            "POST",
-            "/api/token/",
-            Some(r#"{"username":"ada","password":"lovelace"}"#),
-            None,
-        )
-        .await;
+        let (_, tokens) = login_ada(&app).await;
         assert_eq!(
             call(
                 &app,
@@ -732,14 +724,7 @@ mod tests {
     #[tokio::test]
     async fn failure_modes_answer_500_or_html() {
         let app = app(false);
-        let (_, tokens) = call(
-            &app,
-            "POST",
-            "/api/token/",
-            Some(r#"{"username":"ada","password":"lovelace"}"#),
-            None,
-        )
-        .await;
+        let (_, tokens) = login_ada(&app).await;
         let body = format!(r#"{{"refresh":"{}"}}"#, text(&tokens, "refresh"));
         call(
             &app,
@@ -780,8 +765,7 @@ mod tests {
     #[tokio::test]
     async fn revoking_access_tokens_and_reject_mode() {
         let app = app(false);
-        let login = r#"{"username":"ada","password":"lovelace"}"#;
-        let (_, tokens) = call(&app, "POST", "/api/token/", Some(login), None).await;
+        let (_, tokens) = login_ada(&app).await;
         let access = text(&tokens, "access");
         assert_eq!(
             call(&app, "GET", "/api/me", None, Some(&access)).await.0,
