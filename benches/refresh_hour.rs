@@ -86,37 +86,14 @@ fn simulate(
 fn main() {
     println!("refresh schedule over a simulated hour of 5-minute access tokens");
     println!("(ideal: 12 refresh calls, 0 seconds with an expired token)\n");
+    // (name, interval, leeway, how late each timer fires)
+    #[rustfmt::skip]
     let scenarios: [(&str, Duration, Duration, fn(u32) -> Duration); 5] = [
-        (
-            "expiry-driven, leeway 60 s",
-            Duration::from_secs(86_400),
-            Duration::from_secs(60),
-            |_| Duration::ZERO,
-        ),
-        (
-            "expiry-driven, leeway 5 s",
-            Duration::from_secs(86_400),
-            Duration::from_secs(5),
-            |_| Duration::ZERO,
-        ),
-        (
-            "interval 60 s, leeway 60 s",
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-            |_| Duration::ZERO,
-        ),
-        (
-            "leeway 60 s, every timer 45 s late",
-            Duration::from_secs(86_400),
-            Duration::from_secs(60),
-            |_| Duration::from_secs(45),
-        ),
-        (
-            "leeway 60 s, every timer 90 s late",
-            Duration::from_secs(86_400),
-            Duration::from_secs(60),
-            |_| Duration::from_secs(90),
-        ),
+        ("expiry-driven, leeway 60 s", Duration::from_secs(86_400), Duration::from_secs(60), |_| Duration::ZERO),
+        ("expiry-driven, leeway 5 s", Duration::from_secs(86_400), Duration::from_secs(5), |_| Duration::ZERO),
+        ("interval 60 s, leeway 60 s", Duration::from_secs(60), Duration::from_secs(60), |_| Duration::ZERO),
+        ("leeway 60 s, every timer 45 s late", Duration::from_secs(86_400), Duration::from_secs(60), |_| Duration::from_secs(45)),
+        ("leeway 60 s, every timer 90 s late", Duration::from_secs(86_400), Duration::from_secs(60), |_| Duration::from_secs(90)),
     ];
     for (name, interval, leeway, lateness) in scenarios {
         let figures = simulate(interval, leeway, lateness);

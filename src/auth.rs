@@ -109,14 +109,12 @@ impl<U: UserState> Auth<U> {
         let storage = config.storage();
         let now = Timestamp::now();
         let can_refresh = config.refresh.is_some();
-        let restored = storage
-            .load()
-            .and_then(|text| record::decode::<U>(&text, now).ok());
-        let state = AuthState::restored(restored.clone(), now, can_refresh);
-        if !state.is_signed_in() {
+        let restored = record::restore::<U>(storage.load().as_deref(), now, can_refresh);
+        if restored.clear {
             // Corrupt, foreign, expired or partial: remove it so it is not read again.
             storage.clear();
         }
+        let state = restored.state;
         let waiting_for_refresh = state.session().is_some_and(|s| s.expires_at() <= now);
         let runner = config
             .refresh
@@ -215,10 +213,7 @@ impl<U: UserState> Auth<U> {
         let leeway = self.config(|config| config.leeway).ok_or_else(disposed)?;
         next.sign_in(request, Timestamp::now(), leeway)?;
         self.persist(&next)?;
-        self.with_runner(RefreshRunner::reset_failures);
-        self.state.set(next);
-        self.loading.set(false);
-        schedule(*self);
+        self.replace_session(next);
         Ok(())
     }
 
@@ -230,10 +225,23 @@ impl<U: UserState> Auth<U> {
         };
         next.sign_out();
         let _ = self.persist(&next);
+        self.replace_session(next);
+    }
+
+    /// Makes `next`, a new session or none, the current state: forgets the old session's
+    /// refresh failures, ends `Loading`, and reschedules.
+    fn replace_session(&self, next: AuthState<U>) {
         self.with_runner(RefreshRunner::reset_failures);
         self.state.set(next);
         self.loading.set(false);
         schedule(*self);
+    }
+
+    /// Calls the configured hook `pick` selects, if any.
+    fn notify(&self, pick: impl FnOnce(&AuthConfig<U>) -> Option<Arc<dyn Fn() + Send + Sync>>) {
+        if let Some(Some(hook)) = self.config(pick) {
+            hook();
+        }
     }
 
     /// Replaces the user state without signing in again.
@@ -291,15 +299,12 @@ impl<U: UserState> Auth<U> {
             return; // the provider is gone: no hooks, no timers
         }
         self.loading.set(false);
-        let hook = match outcome {
+        match outcome {
             RefreshOutcome::Refreshed | RefreshOutcome::RefreshedNotStored(_) => {
-                self.config(|config| config.on_refreshed.clone())
+                self.notify(|config| config.on_refreshed.clone())
             }
-            RefreshOutcome::SignedOut(_) => self.config(|config| config.on_session_expired.clone()),
-            _ => None,
-        };
-        if let Some(Some(hook)) = hook {
-            hook();
+            RefreshOutcome::SignedOut(_) => self.notify(|config| config.on_session_expired.clone()),
+            _ => {}
         }
         schedule(*self);
     }
@@ -310,16 +315,13 @@ impl<U: UserState> Auth<U> {
         let Some(mut next) = self.state.try_get_untracked() else {
             return;
         };
-        if next.is_signed_in() {
-            next.sign_out();
-            let _ = self.persist(&next);
-            self.state.set(next);
-            self.loading.set(false);
-            if let Some(Some(hook)) = self.config(|config| config.on_session_expired.clone()) {
-                hook();
-            }
+        if !next.is_signed_in() {
+            return schedule(*self);
         }
-        schedule(*self);
+        next.sign_out();
+        let _ = self.persist(&next);
+        self.replace_session(next);
+        self.notify(|config| config.on_session_expired.clone());
     }
 
     /// Stops timers and cross-tab listeners; called when the provider unmounts.
@@ -358,10 +360,7 @@ impl<U: UserState> Auth<U> {
         };
         let stored = StateCell::stored(self);
         if next.sync_with(stored, Timestamp::now(), self.can_refresh()) {
-            self.with_runner(RefreshRunner::reset_failures);
-            self.state.set(next);
-            self.loading.set(false);
-            schedule(*self);
+            self.replace_session(next);
         }
     }
 
@@ -384,6 +383,12 @@ impl<U: UserState> Auth<U> {
     pub(crate) fn refresh_in_flight(&self) -> bool {
         self.inner
             .try_with_value(|inner| inner.runner.as_ref().is_some_and(RefreshRunner::in_flight))
+            .unwrap_or(false)
+    }
+
+    /// Whether other tabs share this store's storage (cookie, localStorage).
+    pub(crate) fn storage_is_shared(&self) -> bool {
+        self.config(|config| config.shared() != crate::sync::Shared::No)
             .unwrap_or(false)
     }
 
@@ -531,8 +536,7 @@ impl<U: UserState> StateCell<U> for Auth<U> {
     }
 
     fn settle(&self) -> futures::future::LocalBoxFuture<'static, ()> {
-        let shared = self.config(|config| config.shared() != crate::sync::Shared::No);
-        crate::sync::settle(shared.unwrap_or(false))
+        crate::sync::settle(self.storage_is_shared())
     }
 
     fn exclusive(
@@ -540,9 +544,8 @@ impl<U: UserState> StateCell<U> for Auth<U> {
         attempt: futures::future::LocalBoxFuture<'static, RefreshOutcome>,
     ) -> futures::future::LocalBoxFuture<'static, RefreshOutcome> {
         let lock_name = self
-            .config(|config| {
-                (config.shared() != crate::sync::Shared::No).then(|| config.name().to_owned())
-            })
+            .storage_is_shared()
+            .then(|| self.config(|config| config.name().to_owned()))
             .flatten();
         crate::sync::exclusive(lock_name, attempt)
     }

@@ -142,12 +142,13 @@ pub use browser::{use_auth_client, AuthClient};
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    use gloo_net::http::{Request, Response};
+    use gloo_net::http::{Request, RequestBuilder, Response};
     use serde::de::DeserializeOwned;
     use serde::Serialize;
 
     use super::*;
     use crate::auth::{Auth, UserState};
+    use crate::backends::Answer;
     use crate::hooks::use_auth;
 
     /// Sends requests with the session's header, refreshing on 401 as described in the
@@ -171,6 +172,14 @@ mod browser {
         }
     }
 
+    /// `request` with the `Authorization` header when there is one.
+    fn authorized(request: RequestBuilder, header: Option<&str>) -> RequestBuilder {
+        match header {
+            Some(header) => request.header("Authorization", header),
+            None => request,
+        }
+    }
+
     /// Joins or starts the store's single-flight refresh, unless a transient failure is so
     /// recent that the backoff applies: then fails at once with that failure.
     async fn refresh<U: UserState>(auth: Auth<U>) -> Result<(), ClientError> {
@@ -189,15 +198,8 @@ mod browser {
 
         /// `GET url`.
         pub async fn get(&self, url: &str) -> Result<Response, ClientError> {
-            self.send_with(|header| {
-                let request = Request::get(url);
-                match header {
-                    Some(header) => request.header("Authorization", header),
-                    None => request,
-                }
-                .build()
-            })
-            .await
+            self.send_with(|header| authorized(Request::get(url), header).build())
+                .await
         }
 
         /// `POST url` with a JSON body.
@@ -206,15 +208,8 @@ mod browser {
             url: &str,
             body: &B,
         ) -> Result<Response, ClientError> {
-            self.send_with(|header| {
-                let request = Request::post(url);
-                match header {
-                    Some(header) => request.header("Authorization", header),
-                    None => request,
-                }
-                .json(body)
-            })
-            .await
+            self.send_with(|header| authorized(Request::post(url), header).json(body))
+                .await
         }
 
         /// `GET url` and read a JSON answer; a non-2xx answer is [`ClientError::Status`].
@@ -223,13 +218,8 @@ mod browser {
             if !response.ok() {
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
-                let message = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("detail")
-                            .or_else(|| v.get("msg"))
-                            .and_then(|m| m.as_str().map(str::to_owned))
-                    })
+                let message = Answer { status, body }
+                    .server_message()
                     .unwrap_or_else(|| response.status_text());
                 return Err(ClientError::Status { status, message });
             }

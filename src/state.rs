@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::error::AuthError;
 use crate::refresh::Refreshed;
-use crate::time::Timestamp;
-use crate::token::{check_token_text, Claims, Token, TokenInfo};
+use crate::time::{earliest, Timestamp};
+use crate::token::{check_token_text, jwt_expiry, Token, TokenInfo};
 
 /// The token type used when none is given.
 pub const DEFAULT_TOKEN_TYPE: &str = "Bearer";
@@ -398,29 +398,24 @@ impl<U> AuthState<U> {
     }
 }
 
-fn check_token_type(token_type: &str) -> Result<(), AuthError> {
+/// Refuses a token type that is empty, over 64 bytes, or has spaces or control characters.
+pub(crate) fn check_token_type(token_type: &str) -> Result<(), AuthError> {
     if token_type.is_empty() || check_token_text(token_type).is_err() || token_type.len() > 64 {
         return Err(AuthError::InvalidTokenType);
     }
     Ok(())
 }
 
-/// The refresh token's expiry: its `exp` claim when it is a JWT, else the explicit
-/// expires-in, else unknown (kept until the server rejects it).
+/// The refresh token's expiry: the earlier of its `exp` claim (when it is a JWT) and the
+/// explicit expires-in; unknown when neither is given (kept until the server rejects it).
 fn refresh_token_expiry(
     token: &Token,
     expires_in: Option<Duration>,
     now: Timestamp,
 ) -> Result<Option<Timestamp>, AuthError> {
     check_token_text(token.expose())?;
-    let from_claims = Claims::decode(token.expose())
-        .ok()
-        .and_then(|claims| claims.expires_at());
     let from_caller = expires_in.map(|expires_in| now + expires_in);
-    let expires_at = match (from_claims, from_caller) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let expires_at = earliest(jwt_expiry(token.expose()), from_caller);
     if expires_at.is_some_and(|at| at <= now) {
         return Err(AuthError::RefreshTokenExpired);
     }

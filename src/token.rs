@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::AuthError;
-use crate::time::Timestamp;
+use crate::time::{earliest, Timestamp};
 
 /// The longest token accepted, in bytes. Real access and refresh tokens are well under 2 KB;
 /// anything near this is a mistake or an attack on storage.
@@ -198,11 +198,7 @@ impl TokenInfo {
         };
         let from_claims = claims.as_ref().and_then(Claims::expires_at);
         let from_caller = expires_in.map(|expires_in| now + expires_in);
-        let expires_at = match (from_claims, from_caller) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(at), None) | (None, Some(at)) => at,
-            (None, None) => return Err(AuthError::MissingExpiry),
-        };
+        let expires_at = earliest(from_claims, from_caller).ok_or(AuthError::MissingExpiry)?;
         if expires_at <= now {
             return Err(AuthError::Expired {
                 expired_at: expires_at,
@@ -215,6 +211,11 @@ impl TokenInfo {
         }
         Ok(Self { expires_at, claims })
     }
+}
+
+/// The `exp` of `token` when it is a JWT that has one.
+pub(crate) fn jwt_expiry(token: &str) -> Option<Timestamp> {
+    Claims::decode(token).ok()?.expires_at()
 }
 
 /// Rejects what can never be a token: empty, oversized, or text that would break an HTTP

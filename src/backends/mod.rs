@@ -89,10 +89,14 @@ impl Answer {
         self.json()?.get(field)?.as_str().map(str::to_owned)
     }
 
-    /// The server's message (`detail` for DRF, `msg` for sanic-jwt-extended), or the status.
+    /// The server's own message: `detail` (DRF) or `msg` (sanic-jwt-extended).
+    pub(crate) fn server_message(&self) -> Option<String> {
+        self.text("detail").or_else(|| self.text("msg"))
+    }
+
+    /// The server's message, or the status.
     pub(crate) fn message(&self) -> String {
-        self.text("detail")
-            .or_else(|| self.text("msg"))
+        self.server_message()
             .unwrap_or_else(|| format!("HTTP {}", self.status))
     }
 

@@ -20,9 +20,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AuthError;
-use crate::state::{AuthState, Session};
-use crate::time::Timestamp;
-use crate::token::{check_token_text, Claims, Token};
+use crate::state::{check_token_type, AuthState, Session};
+use crate::time::{earliest, Timestamp};
+use crate::token::{check_token_text, jwt_expiry, Token};
 
 /// The record format written by this version of the crate.
 pub const RECORD_VERSION: u32 = 1;
@@ -117,27 +117,19 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
     if let Some(refresh_token) = &record.refresh_token {
         check_token_text(refresh_token).map_err(invalid)?;
     }
-    if record.token_type.is_empty() || check_token_text(&record.token_type).is_err() {
+    if check_token_type(&record.token_type).is_err() {
         return Err(RecordError::InvalidToken("token type".into()));
     }
-    let capped = |stored: u64, token: &str| {
-        let stored = Timestamp::from_unix_millis(stored);
-        match Claims::decode(token)
-            .ok()
-            .and_then(|claims| claims.expires_at())
-        {
-            Some(exp) => stored.min(exp),
-            None => stored,
-        }
-    };
-    let expires_at = capped(record.expires_at, &record.token);
-    let refresh_expires_at = match (&record.refresh_token, record.refresh_expires_at) {
-        (Some(token), Some(at)) => Some(capped(at, token)),
-        (Some(token), None) => Claims::decode(token)
-            .ok()
-            .and_then(|claims| claims.expires_at()),
-        (None, _) => None,
-    };
+    let millis = |at: u64| Some(Timestamp::from_unix_millis(at));
+    // Never later than the JWT's own `exp`, whatever the record says.
+    let stored = Timestamp::from_unix_millis(record.expires_at);
+    let expires_at = jwt_expiry(&record.token).map_or(stored, |exp| stored.min(exp));
+    let refresh_expires_at = record.refresh_token.as_deref().and_then(|token| {
+        earliest(
+            record.refresh_expires_at.and_then(millis),
+            jwt_expiry(token),
+        )
+    });
     Ok(Session {
         auth_token: Token::new(record.token),
         token_type: record.token_type,

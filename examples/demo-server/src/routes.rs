@@ -500,6 +500,11 @@ mod tests {
         )
     }
 
+    /// The status `/api/me` answers with this bearer token.
+    async fn me_status(app: &Router, bearer: Option<&str>) -> StatusCode {
+        call(app, "GET", "/api/me", None, bearer).await.0
+    }
+
     /// Signs `ada` in with the SimpleJWT dialect.
     async fn login_ada(app: &Router) -> (StatusCode, Value) {
         let credentials = r#"{"username":"ada","password":"lovelace"}"#;
@@ -698,25 +703,14 @@ mod tests {
     #[tokio::test]
     async fn me_refuses_missing_refresh_and_foreign_tokens() {
         let app = app(false);
+        assert_eq!(me_status(&app, None).await, StatusCode::UNAUTHORIZED);
         assert_eq!(
-            call(&app, "GET", "/api/me", None, None).await.0,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            call(&app, "GET", "/api/me", None, Some("garbage")).await.0,
+            me_status(&app, Some("garbage")).await,
             StatusCode::UNAUTHORIZED
         );
         let (_, tokens) = login_ada(&app).await;
         assert_eq!(
-            call(
-                &app,
-                "GET",
-                "/api/me",
-                None,
-                Some(&text(&tokens, "refresh"))
-            )
-            .await
-            .0,
+            me_status(&app, Some(&text(&tokens, "refresh"))).await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -767,27 +761,16 @@ mod tests {
         let app = app(false);
         let (_, tokens) = login_ada(&app).await;
         let access = text(&tokens, "access");
-        assert_eq!(
-            call(&app, "GET", "/api/me", None, Some(&access)).await.0,
-            StatusCode::OK
-        );
+        assert_eq!(me_status(&app, Some(&access)).await, StatusCode::OK);
         call(&app, "POST", "/api/test/revoke-access", None, None).await;
         assert_eq!(
-            call(&app, "GET", "/api/me", None, Some(&access)).await.0,
+            me_status(&app, Some(&access)).await,
             StatusCode::UNAUTHORIZED
         );
         let body = format!(r#"{{"refresh":"{}"}}"#, text(&tokens, "refresh"));
         let (_, refreshed) = call(&app, "POST", "/api/token/refresh/", Some(&body), None).await;
         assert_eq!(
-            call(
-                &app,
-                "GET",
-                "/api/me",
-                None,
-                Some(&text(&refreshed, "access"))
-            )
-            .await
-            .0,
+            me_status(&app, Some(&text(&refreshed, "access"))).await,
             StatusCode::OK
         );
         call(
