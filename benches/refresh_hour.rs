@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use leptos_auth_kit::refresh::schedule::{decide, Backoff, Decision, Failures, Timing};
+use leptos_auth_kit::state::RefreshApplied;
 use leptos_auth_kit::{AuthState, Refreshed, SignIn, Timestamp};
 
 const HOUR: u64 = 3600;
@@ -60,13 +61,12 @@ fn simulate(
             }
             Decision::RefreshNow => {
                 figures.refresh_calls += 1;
-                let version = state.version();
+                let sent = state.session().expect("signed in").chain_token().clone();
                 now = now + SERVER_LATENCY;
                 let token = format!("access-{}", figures.refresh_calls);
                 let refreshed = Refreshed::new(token).expires_in(ACCESS_LIFETIME);
-                state
-                    .apply_refresh(version, refreshed, now, leeway)
-                    .expect("refresh applies");
+                let applied = state.apply_refresh(&sent, refreshed, now, leeway);
+                assert_eq!(applied, RefreshApplied::Applied);
                 held.push((now, now + ACCESS_LIFETIME));
             }
             Decision::SignOutNow | Decision::Idle => panic!("the session ended during the hour"),

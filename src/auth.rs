@@ -1,72 +1,197 @@
-//! The auth handle: a `Copy` struct of signals and actions, returned by `use_auth`.
+//! The auth handle: a `Copy` struct of signals and actions, returned by `use_auth`, and the
+//! browser shell that runs the session engine.
 //!
-//! Browser shell: it moves the pure [`AuthState`] in and out of a signal and a
-//! [`TokenStorage`]; every rule about what may change lives in `state`, `refresh::schedule`
-//! and `storage::record`.
+//! Browser shell only: [`BrowserIo`] carries out the engine's commands with gloo-timers,
+//! `spawn_local`, Web Locks and the configured storage, and feeds back what happens. Every
+//! decision (when to refresh, whether an answer applies, when to sign out) is the engine's
+//! (`crate::engine`).
 
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::channel::oneshot;
 use leptos::prelude::*;
 use leptos::reactive::owner::LocalStorage as LocalArena;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::config::AuthConfig;
+use crate::engine::{Driver, Event, Hook, Id, Io, Settings};
 use crate::error::AuthError;
-use crate::refresh::driver::{schedule, RefreshRunner, StateCell};
-use crate::refresh::schedule::{Failures, Timing};
-use crate::refresh::RefreshOutcome;
+use crate::refresh::{RefreshOutcome, RefreshParams};
 use crate::state::{AuthState, SignIn};
-use crate::storage::{record, TokenStorage};
+pub use crate::state::{AuthStatus, RefreshInfo, UserState};
+use crate::storage::TokenStorage;
 use crate::time::Timestamp;
 use crate::token::{Claims, Token};
 
-/// What a user state type must be: cloneable, comparable (so that views reading only the user
-/// do not re-render when a refresh keeps it the same), and serialisable for storage.
-/// Implemented for every such type; use `()` for no user state.
-pub trait UserState:
-    Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
-{
+type Shell<U> = Driver<U, BrowserIo<U>>;
+
+/// The signals the shell publishes the engine's state to.
+struct Published<U: UserState> {
+    state: RwSignal<AuthState<U>>,
+    status: RwSignal<AuthStatus>,
+    info: RwSignal<RefreshInfo>,
 }
 
-impl<T> UserState for T where
-    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
-{
+impl<U: UserState> Clone for Published<U> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
 
-/// Whether the user is signed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthStatus {
-    /// Not known yet: the stored access token had expired and the start-up refresh is running.
-    Loading,
-    /// Signed in.
-    Authenticated,
-    /// Signed out.
-    Unauthenticated,
-}
+impl<U: UserState> Copy for Published<U> {}
 
-/// The state of the refresh engine, for a UI to show.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RefreshInfo {
-    /// A refresh is running.
-    pub in_flight: bool,
-    /// When the last successful refresh finished.
-    pub last_refreshed_at: Option<Timestamp>,
-    /// Why the last refresh failed, cleared by the next success.
-    pub last_error: Option<String>,
-    /// Successful refreshes since the provider mounted.
-    pub count: u32,
-}
-
-pub(crate) struct Inner<U: 'static> {
+/// Carries out the engine's commands in the browser.
+pub(crate) struct BrowserIo<U: UserState> {
     config: AuthConfig<U>,
     storage: Arc<dyn TokenStorage>,
-    runner: Option<RefreshRunner<U>>,
+    published: Published<U>,
+    /// The driver this runs for (set once it exists).
+    driver: Weak<Shell<U>>,
     #[cfg(target_arch = "wasm32")]
-    timer: std::cell::RefCell<Option<gloo_timers::callback::Timeout>>,
+    timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     #[cfg(target_arch = "wasm32")]
-    tab_sync: std::cell::RefCell<Option<crate::sync::TabSync>>,
+    tab_sync: RefCell<Option<crate::sync::TabSync>>,
+    locks: RefCell<HashMap<Id, oneshot::Sender<()>>>,
+    waiters: RefCell<HashMap<Id, oneshot::Sender<RefreshOutcome>>>,
+}
+
+impl<U: UserState> BrowserIo<U> {
+    /// The driver, kept alive by whoever holds the result (a refresh call still out keeps
+    /// it alive after unmount, so that its answer is still stored).
+    fn driver(&self) -> Option<Rc<Shell<U>>> {
+        self.driver.upgrade()
+    }
+}
+
+impl<U: UserState> Io<U> for BrowserIo<U> {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn load(&self) -> Option<String> {
+        self.storage.load()
+    }
+
+    fn save(
+        &self,
+        text: Option<&str>,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        match text {
+            Some(text) => self.storage.save(text, expires_at, now)?,
+            None => self.storage.clear(),
+        }
+        #[cfg(target_arch = "wasm32")]
+        if let Some(listeners) = self.tab_sync.borrow().as_ref() {
+            listeners.announce();
+        }
+        Ok(())
+    }
+
+    fn call_refresh(&self, call: Id, params: RefreshParams<U>) {
+        let (Some(refresh), Some(driver)) = (self.config.refresh.as_ref(), self.driver()) else {
+            return;
+        };
+        let answer = (refresh.callback)(params);
+        #[cfg(target_arch = "wasm32")]
+        leptos::task::spawn_local(async move {
+            let result = answer.await;
+            driver.feed(Event::Answered { call, result });
+        });
+        // Off the browser there is no task executor: the call is never made and the engine's
+        // timeout (also inert there) never fires. Server rendering starts no refresh anyway.
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (answer, driver, call);
+    }
+
+    fn acquire_lock(&self, flight: Id) {
+        let Some(driver) = self.driver() else {
+            return;
+        };
+        let (release, released) = oneshot::channel();
+        self.locks.borrow_mut().insert(flight, release);
+        let granted = move || driver.feed(Event::LockGranted(flight));
+        #[cfg(target_arch = "wasm32")]
+        crate::sync::request_lock(self.config.name(), granted, released);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (granted, released);
+    }
+
+    fn release_lock(&self, flight: Id, after: Duration) {
+        let Some(release) = self.locks.borrow_mut().remove(&flight) else {
+            return;
+        };
+        #[cfg(target_arch = "wasm32")]
+        if !after.is_zero() {
+            leptos::task::spawn_local(async move {
+                gloo_timers::future::sleep(after).await;
+                let _ = release.send(());
+            });
+            return;
+        }
+        let _ = after;
+        let _ = release.send(());
+    }
+
+    fn set_timer(&self, at: Option<Timestamp>, now: Timestamp) {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let driver = self.driver.clone();
+            let timer = at.map(|at| {
+                let delay = crate::refresh::schedule::timer_delay(at, now);
+                let millis = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+                gloo_timers::callback::Timeout::new(millis, move || {
+                    if let Some(driver) = driver.upgrade() {
+                        driver.feed(Event::Wake);
+                    }
+                })
+            });
+            // Replacing the old timer drops it, which cancels it.
+            *self.timer.borrow_mut() = timer;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (at, now);
+    }
+
+    fn publish(&self, state: &AuthState<U>, status: AuthStatus, info: &RefreshInfo) {
+        let Published {
+            state: state_signal,
+            status: status_signal,
+            info: info_signal,
+        } = self.published;
+        if state_signal.try_with_untracked(|current| current != state) == Some(true) {
+            state_signal.try_set(state.clone());
+        }
+        if status_signal
+            .try_get_untracked()
+            .is_some_and(|s| s != status)
+        {
+            status_signal.try_set(status);
+        }
+        if info_signal.try_with_untracked(|current| current != info) == Some(true) {
+            info_signal.try_set(info.clone());
+        }
+    }
+
+    fn hook(&self, hook: Hook) {
+        let hook = match hook {
+            Hook::Refreshed => self.config.on_refreshed.clone(),
+            Hook::SessionExpired => self.config.on_session_expired.clone(),
+        };
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    fn resolve(&self, waiter: Id, outcome: RefreshOutcome) {
+        if let Some(sender) = self.waiters.borrow_mut().remove(&waiter) {
+            let _ = sender.send(outcome);
+        }
+    }
 }
 
 /// The auth store's handle: signals to read and actions to call. `Copy`, so it can be moved
@@ -76,16 +201,14 @@ pub(crate) struct Inner<U: 'static> {
 /// expiry. Views reading only [`Auth::user`] do not re-render when a refresh keeps the same
 /// user.
 pub struct Auth<U: UserState> {
-    state: RwSignal<AuthState<U>>,
-    loading: RwSignal<bool>,
-    refresh_info: RwSignal<RefreshInfo>,
-    status: Memo<AuthStatus>,
+    published: Published<U>,
+    is_authenticated: Memo<bool>,
     user: Memo<Option<U>>,
     header: Memo<Option<String>>,
     token: Memo<Option<Token>>,
     expires_at: Memo<Option<Timestamp>>,
     claims: Memo<Option<Claims>>,
-    inner: StoredValue<Inner<U>, LocalArena>,
+    shell: StoredValue<Rc<Shell<U>>, LocalArena>,
 }
 
 impl<U: UserState> Clone for Auth<U> {
@@ -104,39 +227,47 @@ impl<U: UserState> std::fmt::Debug for Auth<U> {
 
 impl<U: UserState> Auth<U> {
     /// Builds the store: reads storage synchronously (so a signed-in user never sees a
-    /// signed-out frame), drops and clears anything unusable, and starts the refresh timer.
+    /// signed-out frame) and drops and clears anything unusable. Nothing runs until
+    /// [`Auth::start`].
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
         let storage = config.storage();
-        let now = Timestamp::now();
-        let can_refresh = config.refresh.is_some();
-        let restored = record::restore::<U>(storage.load().as_deref(), now, can_refresh);
-        if restored.clear {
-            // Corrupt, foreign, expired or partial: remove it so it is not read again.
-            storage.clear();
-        }
-        let state = restored.state;
-        let waiting_for_refresh = state.session().is_some_and(|s| s.expires_at() <= now);
-        let runner = config
-            .refresh
-            .clone()
-            .map(|refresh| RefreshRunner::new(refresh, config.leeway));
-
-        let state = RwSignal::new(state);
-        let loading = RwSignal::new(waiting_for_refresh);
-        let status = Memo::new(move |_| {
-            if loading.get() {
-                AuthStatus::Loading
-            } else if state.with(AuthState::is_signed_in) {
-                AuthStatus::Authenticated
-            } else {
-                AuthStatus::Unauthenticated
-            }
+        let settings = Settings::new(
+            config.leeway,
+            config.refresh.as_ref(),
+            config.shared() != crate::sync::Shared::No,
+        );
+        let published = Published {
+            state: RwSignal::new(AuthState::signed_out()),
+            status: RwSignal::new(AuthStatus::Unauthenticated),
+            info: RwSignal::new(RefreshInfo::default()),
+        };
+        let shell = Rc::new_cyclic(|driver| {
+            Driver::new(
+                settings,
+                BrowserIo {
+                    config,
+                    storage,
+                    published,
+                    driver: driver.clone(),
+                    #[cfg(target_arch = "wasm32")]
+                    timer: RefCell::default(),
+                    #[cfg(target_arch = "wasm32")]
+                    tab_sync: RefCell::default(),
+                    locks: RefCell::default(),
+                    waiters: RefCell::default(),
+                },
+            )
         });
+        {
+            let engine = shell.engine();
+            published.state.set(engine.state().clone());
+            published.status.set(engine.status());
+        }
+        let state = published.state;
+        let status = published.status;
         Self {
-            state,
-            loading,
-            refresh_info: RwSignal::new(RefreshInfo::default()),
-            status,
+            published,
+            is_authenticated: Memo::new(move |_| status.get() == AuthStatus::Authenticated),
             user: Memo::new(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
             header: Memo::new(move |_| state.with(|s| s.session().map(|s| s.header()))),
             token: Memo::new(move |_| state.with(|s| s.session().map(|s| s.auth_token().clone()))),
@@ -147,27 +278,28 @@ impl<U: UserState> Auth<U> {
                         .and_then(|s| Claims::decode(s.auth_token().expose()).ok())
                 })
             }),
-            inner: StoredValue::new_local(Inner {
-                config,
-                storage,
-                runner,
-                #[cfg(target_arch = "wasm32")]
-                timer: Default::default(),
-                #[cfg(target_arch = "wasm32")]
-                tab_sync: Default::default(),
-            }),
+            shell: StoredValue::new_local(shell),
+        }
+    }
+
+    fn shell(&self) -> Option<Rc<Shell<U>>> {
+        self.shell.try_get_value()
+    }
+
+    fn feed(&self, event: Event<U>) {
+        if let Some(shell) = self.shell() {
+            shell.feed(event);
         }
     }
 
     /// Whether the user is signed in: `Loading`, `Authenticated` or `Unauthenticated`.
     pub fn status(&self) -> Signal<AuthStatus> {
-        self.status.into()
+        self.published.status.into()
     }
 
     /// `true` when [`Auth::status`] is `Authenticated`.
     pub fn is_authenticated(&self) -> Signal<bool> {
-        let status = self.status;
-        Signal::derive(move || status.get() == AuthStatus::Authenticated)
+        self.is_authenticated.into()
     }
 
     /// The user state, `None` when signed out or when none was given.
@@ -198,355 +330,121 @@ impl<U: UserState> Auth<U> {
     /// The whole state, for anything the other signals do not cover (refresh token expiry,
     /// session version).
     pub fn state(&self) -> Signal<AuthState<U>> {
-        self.state.into()
+        self.published.state.into()
     }
 
     /// Refresh engine status: in flight, last success, last error.
     pub fn refresh_info(&self) -> Signal<RefreshInfo> {
-        self.refresh_info.into()
+        self.published.info.into()
     }
 
     /// Signs in and stores the session. On error (invalid or expired token, cookie too
     /// large, storage refused) nothing changes and the error says why.
     pub fn sign_in(&self, request: SignIn<U>) -> Result<(), AuthError> {
-        let mut next = self.state.try_get_untracked().ok_or_else(disposed)?;
-        let leeway = self.config(|config| config.leeway).ok_or_else(disposed)?;
-        next.sign_in(request, Timestamp::now(), leeway)?;
-        self.persist(&next)?;
-        self.replace_session(next);
-        Ok(())
+        self.shell().ok_or_else(disposed)?.sign_in(request)
     }
 
-    /// Signs out: clears the state and the storage. A refresh in flight is dropped when it
-    /// returns.
+    /// Signs out: clears the state and the storage. A refresh answer still out is dropped
+    /// when it comes.
     pub fn sign_out(&self) {
-        let Some(mut next) = self.state.try_get_untracked() else {
-            return;
-        };
-        next.sign_out();
-        let _ = self.persist(&next);
-        self.replace_session(next);
+        self.feed(Event::SignOut);
     }
 
-    /// Makes `next`, a new session or none, the current state: forgets the old session's
-    /// refresh failures, ends `Loading`, and reschedules.
-    fn replace_session(&self, next: AuthState<U>) {
-        self.with_runner(RefreshRunner::reset_failures);
-        self.state.set(next);
-        self.loading.set(false);
-        schedule(*self);
-    }
-
-    /// Calls the configured hook `pick` selects, if any.
-    fn notify(&self, pick: impl FnOnce(&AuthConfig<U>) -> Option<Arc<dyn Fn() + Send + Sync>>) {
-        if let Some(Some(hook)) = self.config(pick) {
-            hook();
-        }
-    }
-
-    /// Replaces the user state without signing in again.
+    /// Replaces the user state without signing in again. A refresh under way (in this tab or
+    /// another) keeps its new tokens and the new user state.
     pub fn update_user(&self, user: U) -> Result<(), AuthError> {
-        let mut next = self.state.try_get_untracked().ok_or_else(disposed)?;
-        next.update_user(user)?;
-        self.persist(&next)?;
-        self.state.set(next);
-        Ok(())
+        self.shell().ok_or_else(disposed)?.update_user(user)
     }
 
-    /// Refreshes now, or joins the refresh in flight, and says how it went.
+    /// Refreshes now, or joins the refresh under way, and says how it went. The refresh runs
+    /// on its own: dropping this future does not stop or stall it.
     pub async fn refresh(self) -> RefreshOutcome {
-        let Some(Some((flight, joined))) = self.inner.try_with_value(|inner| {
-            inner.runner.as_ref().map(|runner| {
-                let joined = runner.in_flight();
-                (runner.trigger(Rc::new(self)), joined)
-            })
-        }) else {
-            return RefreshOutcome::NotConfigured;
+        let Some(shell) = self.shell() else {
+            return RefreshOutcome::Stale;
         };
-        if joined {
-            return flight.await;
-        }
-        self.refresh_info.try_update(|info| info.in_flight = true);
-        let outcome = flight.await;
-        self.after_refresh(&outcome);
-        outcome
+        let (answer, answered) = oneshot::channel();
+        let waiter = shell.new_waiter();
+        shell.io().waiters.borrow_mut().insert(waiter, answer);
+        shell.feed(Event::RefreshRequested(waiter));
+        drop(shell);
+        answered.await.unwrap_or(RefreshOutcome::Stale)
     }
 
-    fn after_refresh(&self, outcome: &RefreshOutcome) {
-        let now = Timestamp::now();
-        let updated = self.refresh_info.try_update(|info| {
-            info.in_flight = false;
-            match outcome {
-                RefreshOutcome::Refreshed => {
-                    info.last_refreshed_at = Some(now);
-                    info.last_error = None;
-                    info.count += 1;
-                }
-                RefreshOutcome::RefreshedNotStored(reason) => {
-                    info.last_refreshed_at = Some(now);
-                    info.count += 1;
-                    info.last_error = Some(reason.clone());
-                }
-                RefreshOutcome::SignedOut(reason) | RefreshOutcome::Failed(reason) => {
-                    info.last_error = Some(reason.clone());
-                }
-                RefreshOutcome::Stale
-                | RefreshOutcome::NotSignedIn
-                | RefreshOutcome::NotConfigured => {}
-            }
-        });
-        if updated.is_none() {
-            return; // the provider is gone: no hooks, no timers
+    /// Makes the first decision (refresh at once, set the timer) and starts listening to
+    /// other tabs; called when the provider mounts.
+    pub(crate) fn start(&self) {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(shell) = self.shell() {
+            let io = shell.io();
+            let driver = Rc::downgrade(&shell);
+            *io.tab_sync.borrow_mut() =
+                crate::sync::TabSync::start(io.config.shared(), io.config.name(), move || {
+                    if let Some(driver) = driver.upgrade() {
+                        driver.feed(Event::StorageChanged);
+                    }
+                });
         }
-        self.loading.set(false);
-        match outcome {
-            RefreshOutcome::Refreshed | RefreshOutcome::RefreshedNotStored(_) => {
-                self.notify(|config| config.on_refreshed.clone())
-            }
-            RefreshOutcome::SignedOut(_) => self.notify(|config| config.on_session_expired.clone()),
-            _ => {}
-        }
-        schedule(*self);
+        self.feed(Event::Wake);
     }
 
-    /// Ends the session because it expired (not a user sign-out), then tells
-    /// `on_session_expired`.
-    pub(crate) fn end_session(&self) {
-        let Some(mut next) = self.state.try_get_untracked() else {
-            return;
-        };
-        if !next.is_signed_in() {
-            return schedule(*self);
-        }
-        next.sign_out();
-        let _ = self.persist(&next);
-        self.replace_session(next);
-        self.notify(|config| config.on_session_expired.clone());
-    }
-
-    /// Stops timers and cross-tab listeners; called when the provider unmounts.
+    /// Stops timers and cross-tab listeners; called when the provider unmounts. A refresh
+    /// answer still out is still stored when it comes, if its chain is still current.
     pub(crate) fn shutdown(&self) {
-        self.cancel_timer();
-        #[cfg(target_arch = "wasm32")]
-        {
-            let listeners = self
-                .inner
-                .try_with_value(|inner| inner.tab_sync.borrow_mut().take());
-            drop(listeners);
-        }
-    }
-
-    /// Starts listening for other tabs' changes to the shared storage.
-    pub(crate) fn start_tab_sync(&self) {
-        #[cfg(target_arch = "wasm32")]
-        {
-            let auth = *self;
-            let _ = self.inner.try_with_value(|inner| {
-                let listeners = crate::sync::TabSync::start(
-                    inner.config.shared(),
-                    inner.config.name(),
-                    move || auth.sync_from_storage(),
-                );
-                *inner.tab_sync.borrow_mut() = listeners;
-            });
-        }
-    }
-
-    /// Another tab changed the stored session: follow it (adopt its session or sign out).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn sync_from_storage(&self) {
-        let Some(mut next) = self.state.try_get_untracked() else {
-            return;
-        };
-        let stored = StateCell::stored(self);
-        if next.sync_with(stored, Timestamp::now(), self.can_refresh()) {
-            self.replace_session(next);
-        }
-    }
-
-    /// Tells other tabs that the stored session changed (cookies; localStorage announces
-    /// itself).
-    fn announce(&self) {
-        #[cfg(target_arch = "wasm32")]
-        let _ = self.inner.try_with_value(|inner| {
-            if let Some(listeners) = inner.tab_sync.borrow().as_ref() {
-                listeners.announce();
+        if let Some(shell) = self.shell() {
+            shell.feed(Event::Unmounted);
+            #[cfg(target_arch = "wasm32")]
+            {
+                shell.io().timer.borrow_mut().take();
+                shell.io().tab_sync.borrow_mut().take();
             }
-        });
+        }
     }
 }
 
 /// What the HTTP client (browser only) reads from the store.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 impl<U: UserState> Auth<U> {
-    /// Whether a refresh is running.
-    pub(crate) fn refresh_in_flight(&self) -> bool {
-        self.inner
-            .try_with_value(|inner| inner.runner.as_ref().is_some_and(RefreshRunner::in_flight))
-            .unwrap_or(false)
+    /// The state right now (untracked).
+    pub(crate) fn snapshot_state(&self) -> Option<AuthState<U>> {
+        self.shell().map(|shell| shell.engine().state().clone())
     }
 
-    /// Whether other tabs share this store's storage (cookie, localStorage).
-    pub(crate) fn storage_is_shared(&self) -> bool {
-        self.config(|config| config.shared() != crate::sync::Shared::No)
-            .unwrap_or(false)
+    /// Whether a refresh is under way.
+    pub(crate) fn refresh_in_flight(&self) -> bool {
+        self.shell().is_some_and(|shell| shell.engine().in_flight())
     }
 
     /// Whether a refresh callback is configured.
     pub(crate) fn can_refresh(&self) -> bool {
-        self.config(|config| config.refresh.is_some())
-            .unwrap_or(false)
+        self.shell()
+            .is_some_and(|shell| shell.engine().settings().timing.is_some())
     }
 
     /// The configured leeway.
-    pub(crate) fn leeway(&self) -> std::time::Duration {
-        self.config(|config| config.leeway).unwrap_or_default()
+    pub(crate) fn leeway(&self) -> Duration {
+        self.shell()
+            .map(|shell| shell.engine().settings().leeway)
+            .unwrap_or_default()
     }
 
     /// Whether somebody is signed in right now (untracked).
     pub(crate) fn is_signed_in_now(&self) -> bool {
-        self.state
-            .try_with_untracked(AuthState::is_signed_in)
-            .unwrap_or(false)
-    }
-
-    /// The last refresh error while on-demand refreshes must wait out the backoff after a
-    /// transient failure; `None` when a refresh may be tried now.
-    pub(crate) fn backoff_error(&self) -> Option<String> {
-        if self.refresh_in_flight() {
-            return None; // joining the refresh in flight costs the server nothing
-        }
-        let backoff = self.timing()?.backoff;
-        if !crate::refresh::schedule::in_backoff(&self.failures(), &backoff, Timestamp::now()) {
-            return None;
-        }
-        let last = self
-            .refresh_info
-            .try_with_untracked(|info| info.last_error.clone())
-            .flatten();
-        Some(last.unwrap_or_else(|| "the last refresh failed".into()))
+        self.shell()
+            .is_some_and(|shell| shell.engine().state().is_signed_in())
     }
 
     /// The header and session version right now (untracked).
     pub(crate) fn header_and_version(&self) -> (Option<String>, u64) {
-        self.state
-            .try_with_untracked(|s| (s.session().map(|s| s.header()), s.version()))
-            .unwrap_or((None, 0))
-    }
-}
-
-impl<U: UserState> Auth<U> {
-    pub(crate) fn snapshot_state(&self) -> Option<AuthState<U>> {
-        self.state.try_get_untracked()
-    }
-
-    pub(crate) fn timing(&self) -> Option<Timing> {
-        self.inner
-            .try_with_value(|inner| {
-                inner.runner.as_ref().map(|runner| Timing {
-                    interval: runner.config().interval,
-                    leeway: inner.config.leeway,
-                    backoff: runner.config().backoff,
-                })
+        self.shell()
+            .map(|shell| {
+                let engine = shell.engine();
+                let state = engine.state();
+                (state.session().map(|s| s.header()), state.version())
             })
-            .flatten()
-    }
-
-    pub(crate) fn failures(&self) -> Failures {
-        self.inner
-            .try_with_value(|inner| inner.runner.as_ref().map(RefreshRunner::failures))
-            .flatten()
-            .unwrap_or_default()
-    }
-
-    #[cfg(target_arch = "wasm32")]
-    pub(crate) fn set_timer(&self, timer: gloo_timers::callback::Timeout) {
-        // If the provider is gone the timer is dropped here, which cancels it.
-        let _ = self
-            .inner
-            .try_with_value(|inner| *inner.timer.borrow_mut() = Some(timer));
-    }
-
-    pub(crate) fn cancel_timer(&self) {
-        #[cfg(target_arch = "wasm32")]
-        {
-            let timer = self
-                .inner
-                .try_with_value(|inner| inner.timer.borrow_mut().take())
-                .flatten();
-            drop(timer);
-        }
-    }
-
-    fn config<R>(&self, read: impl FnOnce(&AuthConfig<U>) -> R) -> Option<R> {
-        self.inner.try_with_value(|inner| read(&inner.config))
-    }
-
-    fn with_runner(&self, act: impl FnOnce(&RefreshRunner<U>)) {
-        let _ = self
-            .inner
-            .try_with_value(|inner| inner.runner.as_ref().map(act));
-    }
-
-    fn persist(&self, state: &AuthState<U>) -> Result<(), AuthError> {
-        let storage = self
-            .inner
-            .try_with_value(|inner| Arc::clone(&inner.storage))
-            .ok_or_else(disposed)?;
-        match state.session() {
-            None => storage.clear(),
-            Some(session) => {
-                let text = record::encode(session)?;
-                storage.save(&text, record::storage_expiry(session), Timestamp::now())?;
-            }
-        }
-        self.announce();
-        Ok(())
+            .unwrap_or((None, 0))
     }
 }
 
 fn disposed() -> AuthError {
     AuthError::Storage("the AuthProvider has been unmounted".into())
-}
-
-impl<U: UserState> StateCell<U> for Auth<U> {
-    fn snapshot(&self) -> Option<AuthState<U>> {
-        self.state.try_get_untracked()
-    }
-
-    fn commit(&self, next: AuthState<U>) -> Result<(), AuthError> {
-        let stored = self.persist(&next);
-        self.state.try_set(next);
-        stored
-    }
-
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-
-    fn publish(&self, next: AuthState<U>) {
-        self.state.try_set(next);
-    }
-
-    fn stored(&self) -> Option<crate::state::Session<U>> {
-        let storage = self
-            .inner
-            .try_with_value(|inner| Arc::clone(&inner.storage))?;
-        record::decode(&storage.load()?, Timestamp::now()).ok()
-    }
-
-    fn settle(&self) -> futures::future::LocalBoxFuture<'static, ()> {
-        crate::sync::settle(self.storage_is_shared())
-    }
-
-    fn exclusive(
-        &self,
-        attempt: futures::future::LocalBoxFuture<'static, RefreshOutcome>,
-    ) -> futures::future::LocalBoxFuture<'static, RefreshOutcome> {
-        let lock_name = self
-            .storage_is_shared()
-            .then(|| self.config(|config| config.name().to_owned()))
-            .flatten();
-        crate::sync::exclusive(lock_name, attempt)
-    }
 }

@@ -180,12 +180,9 @@ mod browser {
         }
     }
 
-    /// Joins or starts the store's single-flight refresh, unless a transient failure is so
-    /// recent that the backoff applies: then fails at once with that failure.
+    /// Joins or starts the store's single-flight refresh. While a recent transient failure's
+    /// backoff runs, the engine answers at once with that failure instead of calling.
     async fn refresh<U: UserState>(auth: Auth<U>) -> Result<(), ClientError> {
-        if let Some(reason) = auth.backoff_error() {
-            return Err(ClientError::RefreshFailed(reason));
-        }
         let outcome = auth.refresh().await;
         after_refresh(&outcome, auth.is_signed_in_now())
     }

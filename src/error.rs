@@ -43,6 +43,8 @@ pub enum AuthError {
     },
     /// The refresh token given at sign-in has already expired.
     RefreshTokenExpired,
+    /// A refresh answered with the access token the session already had.
+    TokenNotRenewed,
     /// The token type is empty or contains spaces or control characters.
     InvalidTokenType,
     /// The user state could not be built from the token's claims or could not be serialised.
@@ -82,6 +84,9 @@ impl fmt::Display for AuthError {
                 not_before.unix_seconds()
             ),
             AuthError::RefreshTokenExpired => f.write_str("refresh token already expired"),
+            AuthError::TokenNotRenewed => {
+                f.write_str("the refresh answered with the access token the session already had")
+            }
             AuthError::InvalidTokenType => {
                 f.write_str("token type must be one word such as `Bearer`")
             }

@@ -64,6 +64,7 @@ mod auth;
 pub mod backends;
 pub mod client;
 pub mod config;
+mod engine;
 mod error;
 pub mod guard;
 mod hooks;
@@ -80,7 +81,7 @@ pub mod token;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use auth::{Auth, AuthStatus, RefreshInfo, UserState};
+pub use auth::Auth;
 pub use config::{AuthConfig, CookieOptions, SameSite};
 pub use error::AuthError;
 pub use hooks::{
@@ -92,6 +93,7 @@ pub use refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshOutcome, RefreshParams, Refreshed,
 };
 pub use state::{AuthState, Session, SignIn};
+pub use state::{AuthStatus, RefreshInfo, UserState};
 pub use time::Timestamp;
 pub use token::{Claims, Token, TokenInfo};
 

@@ -5,14 +5,14 @@ use leptos::prelude::*;
 use crate::auth::{Auth, UserState};
 use crate::config::AuthConfig;
 use crate::hooks::AuthContext;
-use crate::refresh::driver::schedule;
 
 /// Provides the auth store to its children. Wrap the whole app (or at least everything that
 /// uses `use_auth`) in it, usually around the `<Router>`.
 ///
 /// The stored session is read synchronously while the provider is built, so a signed-in user
 /// never sees a signed-out frame. Unusable stored values are cleared. When the provider
-/// unmounts, its timers stop and a refresh still in flight is ignored when it returns.
+/// unmounts, its timers and listeners stop; a refresh answer still out is still stored when
+/// it comes, if its token chain is still the current one (a rotated refresh token is never lost).
 ///
 /// ## Usage
 /// ```
@@ -54,7 +54,6 @@ where
     provide_context(auth);
     provide_context(AuthContext::from(auth));
     on_cleanup(move || auth.shutdown());
-    auth.start_tab_sync();
-    schedule(auth);
+    auth.start();
     children()
 }

@@ -6,10 +6,50 @@
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use crate::error::AuthError;
 use crate::refresh::Refreshed;
 use crate::time::{earliest, Timestamp};
 use crate::token::{check_token_text, jwt_expiry, Token, TokenInfo};
+
+/// What a user state type must be: cloneable, comparable (so that views reading only the user
+/// do not re-render when a refresh keeps it the same), and serialisable for storage.
+/// Implemented for every such type; use `()` for no user state.
+pub trait UserState:
+    Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<T> UserState for T where
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+/// Whether the user is signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthStatus {
+    /// Not known yet: the stored access token had expired and the start-up refresh is running.
+    Loading,
+    /// Signed in.
+    Authenticated,
+    /// Signed out.
+    Unauthenticated,
+}
+
+/// The state of the refresh engine, for a UI to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshInfo {
+    /// A refresh is running.
+    pub in_flight: bool,
+    /// When the last successful refresh finished.
+    pub last_refreshed_at: Option<Timestamp>,
+    /// Why the last refresh failed, cleared by the next success.
+    pub last_error: Option<String>,
+    /// Successful refreshes since the provider mounted.
+    pub count: u32,
+}
 
 /// The token type used when none is given.
 pub const DEFAULT_TOKEN_TYPE: &str = "Bearer";
@@ -115,6 +155,45 @@ pub struct Session<U> {
 }
 
 impl<U> Session<U> {
+    /// Checks a sign-in request and builds its session.
+    pub(crate) fn from_sign_in(
+        request: SignIn<U>,
+        now: Timestamp,
+        leeway: Duration,
+    ) -> Result<Self, AuthError>
+    where
+        U: serde::de::DeserializeOwned,
+    {
+        check_token_type(&request.token_type)?;
+        let access =
+            TokenInfo::inspect(request.auth_token.expose(), request.expires_in, now, leeway)?;
+        let refresh_expires_at = match &request.refresh_token {
+            Some(token) => refresh_token_expiry(token, request.refresh_expires_in, now)?,
+            None => None,
+        };
+        let user = match request.user {
+            UserSource::None => None,
+            UserSource::Given(user) => Some(user),
+            UserSource::FromClaims => match &access.claims {
+                Some(claims) => Some(claims.deserialize()?),
+                None => {
+                    return Err(AuthError::UserState(
+                        "the access token is not a JWT, so it has no claims to read".into(),
+                    ))
+                }
+            },
+        };
+        Ok(Session {
+            auth_token: request.auth_token,
+            token_type: request.token_type,
+            expires_at: access.expires_at,
+            refresh_token: request.refresh_token,
+            refresh_expires_at,
+            user,
+            refreshed_at: now,
+        })
+    }
+
     /// The access token.
     pub fn auth_token(&self) -> &Token {
         &self.auth_token
@@ -155,6 +234,12 @@ impl<U> Session<U> {
         format!("{} {}", self.token_type, self.auth_token.expose())
     }
 
+    /// The token a refresh sends, which identifies the session's place in its chain: the
+    /// refresh token, or the access token when the session has none.
+    pub fn chain_token(&self) -> &Token {
+        self.refresh_token.as_ref().unwrap_or(&self.auth_token)
+    }
+
     /// Whether the refresh token is known to have expired at `now`.
     pub fn refresh_expired(&self, now: Timestamp) -> bool {
         self.refresh_expires_at.is_some_and(|at| at <= now)
@@ -167,14 +252,18 @@ impl<U> Session<U> {
     }
 }
 
-/// Whether a refresh result was kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What became of a refresh answer (see [`AuthState::apply_refresh`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshApplied {
     /// The new tokens are in the state.
     Applied,
-    /// The session changed (sign-out, new sign-in, another refresh) while the refresh ran:
-    /// the result was dropped.
+    /// The token the refresh sent is no longer the session's (sign-out, new sign-in, or
+    /// another tab already refreshed): nothing changed.
     Stale,
+    /// The new access token cannot be used (no expiry, already expired, the same token as
+    /// before, a bad token type). A rotated refresh token in the answer was kept all the same,
+    /// since the server has already retired the old one.
+    Unusable(AuthError),
 }
 
 /// Signed out, or signed in with a [`Session`], plus a version counter bumped by every
@@ -253,34 +342,7 @@ impl<U> AuthState<U> {
     where
         U: serde::de::DeserializeOwned,
     {
-        check_token_type(&request.token_type)?;
-        let access =
-            TokenInfo::inspect(request.auth_token.expose(), request.expires_in, now, leeway)?;
-        let refresh_expires_at = match &request.refresh_token {
-            Some(token) => refresh_token_expiry(token, request.refresh_expires_in, now)?,
-            None => None,
-        };
-        let user = match request.user {
-            UserSource::None => None,
-            UserSource::Given(user) => Some(user),
-            UserSource::FromClaims => match &access.claims {
-                Some(claims) => Some(claims.deserialize()?),
-                None => {
-                    return Err(AuthError::UserState(
-                        "the access token is not a JWT, so it has no claims to read".into(),
-                    ))
-                }
-            },
-        };
-        self.session = Some(Session {
-            auth_token: request.auth_token,
-            token_type: request.token_type,
-            expires_at: access.expires_at,
-            refresh_token: request.refresh_token,
-            refresh_expires_at,
-            user,
-            refreshed_at: now,
-        });
+        self.session = Some(Session::from_sign_in(request, now, leeway)?);
         self.bump();
         Ok(())
     }
@@ -304,37 +366,11 @@ impl<U> AuthState<U> {
         must_end
     }
 
-    /// Takes over a session another tab stored (it signed in, refreshed or rotated the refresh
-    /// token). Bumps the version, so a refresh of ours still in flight is dropped.
+    /// Takes over a session another tab stored (it signed in, refreshed, rotated the refresh
+    /// token or updated the user).
     pub fn adopt(&mut self, stored: Session<U>) {
         self.session = Some(stored);
         self.bump();
-    }
-
-    /// Brings this tab in line with what storage holds after another tab changed it: adopts a
-    /// different live session, signs out when the stored one is gone or over. Returns whether
-    /// anything changed.
-    pub fn sync_with(
-        &mut self,
-        stored: Option<Session<U>>,
-        now: Timestamp,
-        can_refresh: bool,
-    ) -> bool
-    where
-        U: PartialEq,
-    {
-        match stored {
-            Some(stored) if self.session.as_ref() == Some(&stored) => false,
-            Some(stored) if !stored.must_end(now, can_refresh) => {
-                self.adopt(stored);
-                true
-            }
-            _ if self.session.is_some() => {
-                self.sign_out();
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Replaces the user state of the current session.
@@ -345,56 +381,76 @@ impl<U> AuthState<U> {
         Ok(())
     }
 
-    /// Applies a refresh result that was started when the state had version `started_at`.
+    /// Applies the answer to a refresh that sent `sent`, the session's chain token (its
+    /// refresh token, or its access token when it has none; see [`Session::chain_token`]).
     ///
-    /// A result whose session has changed since is [`RefreshApplied::Stale`] and changes
-    /// nothing; so is one that arrives after sign-out. A new refresh token replaces the old
-    /// one (rotation); without one, the old one is kept. An invalid new access token is an
-    /// error and leaves the state unchanged.
+    /// Whether the answer applies depends only on whether `sent` is still the session's chain
+    /// token, never on other changes (a user update, another tab's write of the same chain): a
+    /// rotated refresh token is never dropped while its chain is current. A sign-out or a new
+    /// sign-in makes the answer [`RefreshApplied::Stale`]. A new refresh token replaces the old
+    /// one (rotation) even when the new access token is unusable; without one, the old one is
+    /// kept.
     pub fn apply_refresh(
         &mut self,
-        started_at: u64,
+        sent: &Token,
         refreshed: Refreshed<U>,
         now: Timestamp,
         leeway: Duration,
-    ) -> Result<RefreshApplied, AuthError> {
-        if started_at != self.version {
-            return Ok(RefreshApplied::Stale);
-        }
+    ) -> RefreshApplied {
         let Some(session) = self.session.as_mut() else {
-            return Ok(RefreshApplied::Stale);
+            return RefreshApplied::Stale;
         };
-        if let Some(token_type) = &refreshed.token_type {
-            check_token_type(token_type)?;
+        if session.chain_token() != sent {
+            return RefreshApplied::Stale;
         }
-        let access = TokenInfo::inspect(
-            refreshed.auth_token.expose(),
-            refreshed.expires_in,
-            now,
-            leeway,
-        )?;
-        let refresh = match refreshed.refresh_token {
-            Some(token) => {
-                let expires_at = refresh_token_expiry(&token, refreshed.refresh_expires_in, now)?;
-                Some((token, expires_at))
+        let Refreshed {
+            auth_token,
+            token_type,
+            expires_in,
+            refresh_token,
+            refresh_expires_in,
+            user,
+        } = refreshed;
+        let rotated = match refresh_token {
+            Some(token) if check_token_text(token.expose()).is_ok() => {
+                let from_caller = refresh_expires_in.map(|expires_in| now + expires_in);
+                session.refresh_expires_at = earliest(jwt_expiry(token.expose()), from_caller);
+                session.refresh_token = Some(token);
+                true
             }
-            None => None,
+            _ => false,
         };
-        session.auth_token = refreshed.auth_token;
+        let access = token_type
+            .as_deref()
+            .map_or(Ok(()), check_token_type)
+            .and_then(|()| TokenInfo::inspect(auth_token.expose(), expires_in, now, leeway))
+            .and_then(|access| {
+                if auth_token == session.auth_token {
+                    Err(AuthError::TokenNotRenewed)
+                } else {
+                    Ok(access)
+                }
+            });
+        let access = match access {
+            Ok(access) => access,
+            Err(err) => {
+                if rotated {
+                    self.bump();
+                }
+                return RefreshApplied::Unusable(err);
+            }
+        };
+        session.auth_token = auth_token;
         session.expires_at = access.expires_at;
-        if let Some(token_type) = refreshed.token_type {
+        if let Some(token_type) = token_type {
             session.token_type = token_type;
         }
-        if let Some((token, expires_at)) = refresh {
-            session.refresh_token = Some(token);
-            session.refresh_expires_at = expires_at;
-        }
-        if let Some(user) = refreshed.user {
+        if let Some(user) = user {
             session.user = Some(user);
         }
         session.refreshed_at = now;
         self.bump();
-        Ok(RefreshApplied::Applied)
+        RefreshApplied::Applied
     }
 }
 
@@ -555,6 +611,11 @@ mod tests {
         }
     }
 
+    /// The chain token of the current session.
+    fn sent(state: &AuthState<String>) -> Token {
+        state.session().unwrap().chain_token().clone()
+    }
+
     #[test]
     fn refresh_replaces_access_and_rotates_refresh_token() {
         let mut state = signed_in(
@@ -566,8 +627,8 @@ mod tests {
         let now = T0 + secs(250);
         let refreshed = Refreshed::new(access(1_000_550)).refresh_token("new");
         assert_eq!(
-            state.apply_refresh(version, refreshed, now, LEEWAY),
-            Ok(RefreshApplied::Applied)
+            state.apply_refresh(&sent(&state), refreshed, now, LEEWAY),
+            RefreshApplied::Applied
         );
         let session = state.session().unwrap();
         assert_eq!(
@@ -583,10 +644,11 @@ mod tests {
     #[test]
     fn refresh_without_new_refresh_token_keeps_the_old_one() {
         let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old"));
-        let v = state.version();
-        state
-            .apply_refresh(v, Refreshed::new(access(1_000_550)), T0, LEEWAY)
-            .unwrap();
+        let sent = sent(&state);
+        assert_eq!(
+            state.apply_refresh(&sent, Refreshed::new(access(1_000_550)), T0, LEEWAY),
+            RefreshApplied::Applied
+        );
         assert_eq!(
             state.session().unwrap().refresh_token().unwrap().expose(),
             "old"
@@ -596,36 +658,81 @@ mod tests {
     #[test]
     fn late_refresh_after_sign_out_or_new_sign_in_is_dropped() {
         let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old"));
-        let started = state.version();
+        let started = sent(&state);
         state.sign_out();
-        let late = Refreshed::new(access(1_000_550));
+        let late = Refreshed::new(access(1_000_550)).refresh_token("rotated");
         assert_eq!(
-            state.apply_refresh(started, late.clone(), T0, LEEWAY),
-            Ok(RefreshApplied::Stale)
+            state.apply_refresh(&started, late.clone(), T0, LEEWAY),
+            RefreshApplied::Stale
         );
         assert!(!state.is_signed_in());
 
         state
-            .sign_in(SignIn::new(access(1_000_400)), T0, LEEWAY)
+            .sign_in(
+                SignIn::new(access(1_000_400)).refresh_token("another"),
+                T0,
+                LEEWAY,
+            )
             .unwrap();
         let before = state.clone();
         assert_eq!(
-            state.apply_refresh(started, late, T0, LEEWAY),
-            Ok(RefreshApplied::Stale)
+            state.apply_refresh(&started, late, T0, LEEWAY),
+            RefreshApplied::Stale
         );
         assert_eq!(state, before);
     }
 
     #[test]
-    fn invalid_refresh_result_is_an_error_and_changes_nothing() {
+    fn user_update_and_adopted_write_of_the_same_chain_do_not_make_a_refresh_stale() {
+        // Defect: update_user or another tab's write bumped the version and the rotated
+        // refresh token was dropped.
+        let mut state = signed_in(
+            SignIn::new(access(1_000_300))
+                .refresh_token("r1")
+                .user("ada".into()),
+        );
+        let started = sent(&state);
+        state.update_user("ada lovelace".into()).unwrap();
+        let mut other_tab = state.session().cloned().unwrap();
+        other_tab.user = Some("countess".into());
+        state.adopt(other_tab);
+        let refreshed = Refreshed::new(access(1_000_550)).refresh_token("r2");
+        assert_eq!(
+            state.apply_refresh(&started, refreshed, T0, LEEWAY),
+            RefreshApplied::Applied
+        );
+        let session = state.session().unwrap();
+        assert_eq!(session.refresh_token().unwrap().expose(), "r2");
+        assert_eq!(session.user().map(String::as_str), Some("countess"));
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn unusable_access_token_keeps_the_rotated_refresh_token() {
+        // (case, answer, expected error)
+        let rows: Vec<(&str, Refreshed<String>, AuthError)> = vec![
+            ("no expiry", Refreshed::new("opaque"), AuthError::MissingExpiry),
+            ("already expired", Refreshed::new(access(999_000)), AuthError::Expired { expired_at: Timestamp::from_unix_seconds(999_000) }),
+            ("same access token as before", Refreshed::new(access(1_000_300)), AuthError::TokenNotRenewed),
+            ("bad token type", Refreshed::new(access(1_000_550)).token_type("Bear er"), AuthError::InvalidTokenType),
+        ];
+        for (case, answer, expected) in rows {
+            let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("r1"));
+            let started = sent(&state);
+            let rotated = answer.refresh_token("r2");
+            assert_eq!(state.apply_refresh(&started, rotated, T0, LEEWAY), RefreshApplied::Unusable(expected), "{case}");
+            let session = state.session().unwrap();
+            assert_eq!(session.refresh_token().unwrap().expose(), "r2", "{case}: rotated token kept");
+            assert_eq!(session.auth_token().expose(), access(1_000_300), "{case}: old access kept");
+        }
         let mut state = signed_in(SignIn::new(access(1_000_300)));
         let before = state.clone();
-        let v = state.version();
+        let started = sent(&state);
         assert_eq!(
-            state.apply_refresh(v, Refreshed::new("garbage"), T0, LEEWAY),
-            Err(AuthError::MissingExpiry)
+            state.apply_refresh(&started, Refreshed::new("garbage"), T0, LEEWAY),
+            RefreshApplied::Unusable(AuthError::MissingExpiry)
         );
-        assert_eq!(state, before);
+        assert_eq!(state, before, "nothing rotated, nothing changed");
     }
 
     #[test]
@@ -638,78 +745,6 @@ mod tests {
             state.session().unwrap().user().map(String::as_str),
             Some("bob")
         );
-    }
-
-    #[test]
-    fn sync_with_another_tab() {
-        let ours = signed_in(SignIn::new(access(1_000_300)).refresh_token("r1"));
-        let theirs = signed_in(SignIn::new(access(1_000_600)).refresh_token("r2"))
-            .session()
-            .cloned();
-        let over = signed_in(SignIn::new(access(1_000_010))).session().cloned();
-        let later = T0 + secs(20);
-        // (case, our state, stored, changes, signed in afterwards)
-        let rows = [
-            (
-                "same session: nothing to do",
-                ours.clone(),
-                ours.session().cloned(),
-                false,
-                true,
-            ),
-            (
-                "another tab refreshed: adopt",
-                ours.clone(),
-                theirs.clone(),
-                true,
-                true,
-            ),
-            (
-                "another tab signed in: adopt",
-                AuthState::signed_out(),
-                theirs,
-                true,
-                true,
-            ),
-            (
-                "another tab signed out: sign out",
-                ours.clone(),
-                None,
-                true,
-                false,
-            ),
-            (
-                "stored session is over: sign out",
-                ours.clone(),
-                over,
-                true,
-                false,
-            ),
-            (
-                "both signed out: nothing",
-                AuthState::signed_out(),
-                None,
-                false,
-                false,
-            ),
-        ];
-        for (case, mut state, stored, changes, signed_in) in rows {
-            let version = state.version();
-            assert_eq!(
-                state.sync_with(stored.clone(), later, false),
-                changes,
-                "{case}"
-            );
-            assert_eq!(state.is_signed_in(), signed_in, "{case}");
-            assert_eq!(
-                state.version() != version,
-                changes,
-                "{case}: version bumped on change"
-            );
-            if signed_in {
-                assert_eq!(state.session().cloned(), stored, "{case}");
-            }
-        }
     }
 
     #[test]

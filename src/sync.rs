@@ -2,16 +2,13 @@
 //! at a time.
 //!
 //! Browser shell. Another tab's change is announced by a `storage` event (localStorage) or a
-//! `BroadcastChannel` message (cookies, which fire no event); the receiving tab re-reads
-//! storage and applies the pure [`AuthState::sync_with`](crate::AuthState::sync_with).
-//! Refreshes run under a Web Lock (`navigator.locks`) named after the storage key, so that
-//! with refresh-token rotation the second tab finds the first one's new tokens in storage
-//! instead of sending the old, now blacklisted, refresh token. sessionStorage and memory are
-//! per tab: nothing to sync, no lock. Off the browser everything here does nothing.
-
-use futures::future::LocalBoxFuture;
-
-use crate::refresh::RefreshOutcome;
+//! `BroadcastChannel` message (cookies, which fire no event); the receiving tab feeds the
+//! session engine a `StorageChanged` event, and the engine re-reads storage and follows it.
+//! Refreshes run under a Web Lock (`navigator.locks`) named after the storage key, which the
+//! engine asks for and gives back, so that with refresh-token rotation the second tab finds
+//! the first one's new tokens in storage instead of sending the old, now blacklisted, refresh
+//! token. sessionStorage and memory are per tab: nothing to sync, no lock. This module only
+//! executes: every decision is the engine's.
 
 /// Which cross-tab mechanism a storage needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,60 +21,17 @@ pub(crate) enum Shared {
     Cookie,
 }
 
-/// Runs `attempt` holding the Web Lock `lock_name` when there is one and the browser has Web
-/// Locks; otherwise runs it directly.
-pub(crate) fn exclusive(
-    lock_name: Option<String>,
-    attempt: LocalBoxFuture<'static, RefreshOutcome>,
-) -> LocalBoxFuture<'static, RefreshOutcome> {
-    #[cfg(target_arch = "wasm32")]
-    {
-        match lock_name {
-            Some(name) => Box::pin(browser::with_lock(name, attempt)),
-            None => attempt,
-        }
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        let _ = lock_name;
-        attempt
-    }
-}
-
-/// How long the refresh lock is kept after a successful refresh (see `with_lock`).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) const LOCK_LINGER: std::time::Duration = std::time::Duration::from_millis(150);
-
-/// How long a tab waits for another tab's storage write before it believes a rejected refresh.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Waits [`SETTLE`] for shared storages in the browser; returns at once otherwise.
-pub(crate) fn settle(shared: bool) -> LocalBoxFuture<'static, ()> {
-    #[cfg(target_arch = "wasm32")]
-    if shared {
-        return Box::pin(gloo_timers::future::sleep(SETTLE));
-    }
-    let _ = shared;
-    Box::pin(async {})
-}
-
 #[cfg(target_arch = "wasm32")]
-pub(crate) use browser::TabSync;
+pub(crate) use browser::{request_lock, TabSync};
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    use std::cell::RefCell;
-    use std::rc::Rc;
-
-    use futures::future::LocalBoxFuture;
+    use futures::channel::oneshot;
     use js_sys::{Function, Promise, Reflect};
     use wasm_bindgen::prelude::Closure;
     use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
 
     use super::Shared;
-    use crate::refresh::RefreshOutcome;
 
     /// The listeners of one provider; dropping it removes them.
     pub(crate) struct TabSync {
@@ -183,40 +137,35 @@ mod browser {
         Some((locks, request.dyn_into().ok()?))
     }
 
-    /// Runs `attempt` inside `navigator.locks.request(name, …)`.
-    pub(super) async fn with_lock(
-        name: String,
-        attempt: LocalBoxFuture<'static, RefreshOutcome>,
-    ) -> RefreshOutcome {
+    /// Asks for the refresh lock of store `name`: `granted` runs once it is held, and the
+    /// lock is held until `release` fires (or its sender is dropped). Without Web Locks, or
+    /// if the browser refuses the request, `granted` runs at once (a lock is an optimisation
+    /// the engine does not depend on for safety: it settles before believing a rejection).
+    pub(crate) fn request_lock(
+        name: &str,
+        granted: impl FnOnce() + 'static,
+        release: oneshot::Receiver<()>,
+    ) {
         let Some((locks, request)) = lock_manager() else {
-            return attempt.await;
+            wasm_bindgen_futures::spawn_local(async move { granted() });
+            return;
         };
-        let outcome = Rc::new(RefCell::new(None));
-        let slot = Rc::clone(&outcome);
-        let held = Closure::once(move |_lock: JsValue| -> Promise {
+        let granted = std::rc::Rc::new(std::cell::Cell::new(Some(granted)));
+        let run = granted.clone();
+        let held = Closure::once_into_js(move |_lock: JsValue| -> Promise {
+            if let Some(granted) = run.take() {
+                granted();
+            }
             wasm_bindgen_futures::future_to_promise(async move {
-                let result = attempt.await;
-                if result == RefreshOutcome::Refreshed {
-                    // Hold the lock a moment longer: Chromium hands localStorage writes to
-                    // other tabs' processes a few milliseconds late, and the next tab to get the
-                    // lock must see our new tokens rather than send the rotated-away one.
-                    gloo_timers::future::sleep(super::LOCK_LINGER).await;
-                }
-                *slot.borrow_mut() = Some(result);
+                let _ = release.await;
                 Ok(JsValue::UNDEFINED)
             })
         });
-        let lock_name = JsValue::from_str(&format!("{}:refresh", channel_name(&name)));
-        match request.call2(&locks, &lock_name, held.as_ref().unchecked_ref()) {
-            Ok(promise) => {
-                let _ = JsFuture::from(Promise::from(promise)).await;
-            }
-            Err(_) => {
-                return RefreshOutcome::Failed("the browser refused the refresh lock".into());
+        let lock_name = JsValue::from_str(&format!("{}:refresh", channel_name(name)));
+        if request.call2(&locks, &lock_name, &held).is_err() {
+            if let Some(granted) = granted.take() {
+                wasm_bindgen_futures::spawn_local(async move { granted() });
             }
         }
-        drop(held);
-        let result = outcome.borrow_mut().take();
-        result.unwrap_or_else(|| RefreshOutcome::Failed("the refresh lock was lost".into()))
     }
 }

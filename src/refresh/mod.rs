@@ -1,5 +1,6 @@
-//! Token refresh: the user's callback and its types ([`create_refresh`]), the pure schedule
-//! that decides when to call it ([`schedule`]), and the driver that calls it one at a time.
+//! Token refresh: the user's callback and its types ([`create_refresh`]) and the pure schedule
+//! that decides when to call it ([`schedule`]). The session engine (`crate::engine`) calls it
+//! one at a time and applies its answers.
 
 use std::fmt;
 use std::future::Future;
@@ -10,9 +11,6 @@ use std::time::Duration;
 use crate::token::Token;
 
 pub mod schedule;
-
-pub(crate) mod driver;
-pub(crate) mod single_flight;
 
 /// What the refresh callback is given: the current tokens and user state.
 #[derive(Debug, Clone)]
@@ -161,14 +159,18 @@ impl<U> RefreshConfig<U> {
         }
     }
 
-    /// Delays between retries after transient failures (default 1 s doubling up to 60 s).
+    /// Delays between retries after transient failures (default 1 s doubling up to 60 s;
+    /// at least 100 ms, see [`schedule::Backoff`]).
     pub fn backoff(mut self, backoff: schedule::Backoff) -> Self {
         self.backoff = backoff;
         self
     }
 
     /// How long the callback may run before the attempt counts as a transient failure
-    /// (default 30 s), so a hung request can never block refreshing for good.
+    /// (default 30 s; clamped to 1 s – 24.8 days), so a hung request can never block
+    /// refreshing for good. The call is not abandoned: if its answer comes later and its token
+    /// chain is still current, the new tokens are stored (a rotated refresh token is never
+    /// lost).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::state::Session;
-use crate::time::Timestamp;
+use crate::time::{earliest, Timestamp};
 
 /// The longest delay a browser timer accepts (2³¹−1 ms, about 24.8 days); longer delays
 /// fire at once, so the driver never asks for more and re-decides when it wakes.
@@ -16,7 +16,26 @@ pub const MAX_TIMER_DELAY: Duration = Duration::from_millis(i32::MAX as u64);
 /// The shortest refresh interval honoured, so that a zero interval cannot spin.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The shortest time between two refresh calls of one store, whatever the tokens say: tokens
+/// living a second or less, or a clock far ahead of the server's, cannot make it refresh in a
+/// loop.
+pub const MIN_SPACING: Duration = Duration::from_secs(1);
+
+/// The shortest backoff delay honoured, so that a zero delay cannot retry a down server in a
+/// loop.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The shortest refresh timeout honoured.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A refresh timeout within what a browser timer can wait for ([`MIN_TIMEOUT`] to
+/// [`MAX_TIMER_DELAY`]).
+pub fn clamp_timeout(timeout: Duration) -> Duration {
+    timeout.clamp(MIN_TIMEOUT, MAX_TIMER_DELAY)
+}
+
 /// Delays between retries after transient failures: `initial`, doubling, capped at `max`.
+/// `initial` is at least [`MIN_BACKOFF`] and `max` at least `initial`, whatever the fields say.
 ///
 /// ## Usage
 /// ```
@@ -47,11 +66,13 @@ impl Default for Backoff {
 impl Backoff {
     /// The delay after `failures` consecutive failures (`failures >= 1`).
     pub fn delay(&self, failures: u32) -> Duration {
+        let initial = self.initial.max(MIN_BACKOFF);
+        let max = self.max.max(initial);
         let doublings = failures.saturating_sub(1).min(31);
-        self.initial
+        initial
             .checked_mul(1u32 << doublings)
-            .unwrap_or(self.max)
-            .min(self.max)
+            .unwrap_or(max)
+            .min(max)
     }
 }
 
@@ -109,7 +130,8 @@ pub enum Decision {
 /// Decides what to do at `now` for `session`, given the refresh timing (`None` when no refresh
 /// is configured) and the failures since the last success.
 ///
-/// - No refresh configured: sign out when the access token expires.
+/// - No refresh configured: sign out when the access token or the refresh token expires,
+///   whichever comes first.
 /// - Refresh token expired: sign out, also in the middle of retries.
 /// - Otherwise refresh at the earlier of `refreshed_at + interval` and
 ///   `expires_at - leeway` (but never earlier than half-way through the token's lifetime, so
@@ -142,10 +164,12 @@ pub fn decide<U>(
         return Decision::SignOutNow;
     }
     let Some(timing) = timing else {
-        return if session.expires_at() <= now {
+        let ends_at = earliest(Some(session.expires_at()), session.refresh_expires_at())
+            .unwrap_or(session.expires_at());
+        return if ends_at <= now {
             Decision::SignOutNow
         } else {
-            Decision::WakeAt(session.expires_at())
+            Decision::WakeAt(ends_at)
         };
     };
     let due = match (failures.count, failures.last_at) {

@@ -1,0 +1,944 @@
+//! The session engine: every decision about the session, in one pure state machine.
+//!
+//! Pure: no web-sys, no timers, no futures, no signals. Whoever runs it (the browser shell in
+//! `auth.rs`, the simulation in `simulation.rs`) hands it [`Event`]s, each with the time and
+//! what storage holds at that moment ([`Stored`]), and carries out the [`Command`]s it returns:
+//! call the refresh callback, persist, take or release the cross-tab lock, set the one timer,
+//! publish the state, run hooks and answer the callers waiting for a refresh. [`Driver`] is
+//! that loop, written once over an [`Io`] so the browser and the simulation run the same code.
+//!
+//! Rules enforced here, and checked after every step of the simulation:
+//! - A refresh answer applies when the token it sent is still the session's chain token
+//!   ([`Session::chain_token`]), never by a version count: a user update or another tab's
+//!   write of the same chain merges with it, and a rotated refresh token is kept even when the
+//!   access token beside it is unusable, when the answer comes after the timeout, or after the
+//!   provider unmounted.
+//! - A sign-out or a new sign-in wins over every answer still out.
+//! - One flight at a time. It lives here, not in whoever awaits it: dropping a waiter, even the
+//!   first, changes nothing.
+//! - Refresh calls are at least [`MIN_SPACING`] apart; backoff and timeouts are clamped.
+//! - A rejected refresh signs out only when no earlier call with the same token is still out
+//!   and, for storage shared with other tabs, after [`SETTLE`] without another tab's tokens
+//!   arriving.
+
+use std::cell::{Cell, Ref, RefCell};
+use std::time::Duration;
+
+use crate::error::AuthError;
+use crate::refresh::schedule::{
+    clamp_timeout, decide, in_backoff, Decision, Failures, Timing, MIN_SPACING,
+};
+use crate::refresh::{Refresh, RefreshError, RefreshOutcome, RefreshParams, Refreshed};
+use crate::state::{
+    AuthState, AuthStatus, RefreshApplied, RefreshInfo, Session, SignIn, UserState,
+};
+use crate::storage::record;
+use crate::time::Timestamp;
+use crate::token::Token;
+
+#[cfg(test)]
+mod simulation;
+#[cfg(test)]
+mod tests;
+
+/// How long a tab waits for another tab's tokens before it believes a rejected refresh
+/// (shared storage only): with rotation, another tab may have used the same refresh token a
+/// moment earlier, and Chromium hands storage writes to other tabs' processes a little late.
+pub(crate) const SETTLE: Duration = Duration::from_millis(500);
+
+/// How long the refresh lock is kept after new tokens were written: Chromium hands storage
+/// writes to other tabs' processes a few milliseconds late, and the next tab to get the lock
+/// must see our new tokens rather than send the rotated-away one.
+pub(crate) const LOCK_LINGER: Duration = Duration::from_millis(150);
+
+/// Identifies a flight, a refresh call or a waiter.
+pub(crate) type Id = u64;
+
+/// What the engine needs to know about the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// Clock-skew allowance and refresh leeway.
+    pub(crate) leeway: Duration,
+    /// Refresh timing, `None` when no refresh callback is configured.
+    pub(crate) timing: Option<Timing>,
+    /// How long a refresh call may take before it counts as a transient failure.
+    pub(crate) timeout: Duration,
+    /// Whether other tabs share the storage (refresh under a cross-tab lock, settle before
+    /// believing a rejection).
+    pub(crate) shared: bool,
+}
+
+impl Settings {
+    pub(crate) fn new<U>(leeway: Duration, refresh: Option<&Refresh<U>>, shared: bool) -> Self {
+        Self {
+            leeway,
+            timing: refresh.map(|refresh| Timing {
+                interval: refresh.interval,
+                leeway,
+                backoff: refresh.backoff,
+            }),
+            timeout: clamp_timeout(refresh.map_or(Duration::ZERO, |refresh| refresh.timeout)),
+            shared,
+        }
+    }
+}
+
+/// What storage holds: the raw record (to notice any change) and the session decoded from it
+/// (`None` when empty or unusable).
+pub(crate) struct Stored<U> {
+    text: Option<String>,
+    session: Option<Session<U>>,
+}
+
+impl<U: UserState> Stored<U> {
+    pub(crate) fn read(text: Option<String>, now: Timestamp) -> Self {
+        let session = text
+            .as_deref()
+            .and_then(|text| record::decode(text, now).ok());
+        Self { text, session }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug)]
+pub(crate) enum Event<U> {
+    /// The timer fired (or something else asks to re-decide now).
+    Wake,
+    /// Another tab (or another provider) may have changed storage.
+    StorageChanged,
+    /// The user signed in; the session is already in storage as `text`.
+    SignedIn { session: Session<U>, text: String },
+    /// The user state changed; the session is already in storage as `text`.
+    UserUpdated { session: Session<U>, text: String },
+    /// The user signed out.
+    SignOut,
+    /// A caller asks for a refresh and waits for its outcome under this id.
+    RefreshRequested(Id),
+    /// The cross-tab lock asked for by this flight is held.
+    LockGranted(Id),
+    /// The refresh callback of this call answered.
+    // Fed by the browser shell and the tests; the host build has no task executor to run it.
+    #[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
+    Answered {
+        call: Id,
+        result: Result<Refreshed<U>, RefreshError>,
+    },
+    /// The last `Persist` failed; storage still holds what the input says.
+    PersistFailed(String),
+    /// The provider is gone: no more timers, hooks or new refreshes; answers still out are
+    /// still stored when their chain is current.
+    Unmounted,
+}
+
+/// A hook of the configuration to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    /// `on_refreshed`.
+    Refreshed,
+    /// `on_session_expired`.
+    SessionExpired,
+}
+
+/// Something for the shell to do, in order.
+#[derive(Debug)]
+pub(crate) enum Command<U> {
+    /// Call the refresh callback and feed its answer back as [`Event::Answered`].
+    CallRefresh { call: Id, params: RefreshParams<U> },
+    /// Write this record (`None`: clear), which may be dropped by the browser at `expires_at`.
+    Persist {
+        text: Option<String>,
+        expires_at: Option<Timestamp>,
+    },
+    /// Ask for the cross-tab refresh lock; feed [`Event::LockGranted`] once held.
+    AcquireLock(Id),
+    /// Give the lock back after `after` (a short linger when we just wrote new tokens).
+    ReleaseLock { flight: Id, after: Duration },
+    /// Feed [`Event::Wake`] at this instant (replacing any timer), or at no time.
+    SetTimer(Option<Timestamp>),
+    /// The state, status or refresh info changed.
+    Publish,
+    /// Run a configured hook.
+    Hook(Hook),
+    /// Tell these waiters how the refresh went.
+    Resolve {
+        waiters: Vec<Id>,
+        outcome: RefreshOutcome,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    id: Id,
+    sent: Token,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for [`MIN_SPACING`] since the last call to pass.
+    Spacing { until: Timestamp },
+    /// Waiting for the cross-tab lock.
+    Locking,
+    /// The callback is running.
+    Calling { call: Call, deadline: Timestamp },
+    /// The server rejected `sent`; waiting for another tab's tokens before signing out.
+    Settling {
+        sent: Token,
+        until: Timestamp,
+        reason: String,
+    },
+}
+
+#[derive(Debug)]
+struct Flight {
+    id: Id,
+    waiters: Vec<Id>,
+    /// The chain token when the flight started: if another tab replaces it before we hold
+    /// the lock, its refresh is ours too.
+    requested_for: Token,
+    holds_lock: bool,
+    phase: Phase,
+}
+
+/// The session engine of one provider.
+pub(crate) struct Engine<U> {
+    settings: Settings,
+    state: AuthState<U>,
+    loading: bool,
+    info: RefreshInfo,
+    failures: Failures,
+    last_call_at: Option<Timestamp>,
+    /// The record storage held when we last read or wrote it: a different one means another
+    /// tab wrote.
+    seen: Option<String>,
+    flight: Option<Flight>,
+    /// Calls whose flight ended (timeout, sign-out) but whose answer may still come.
+    late: Vec<Call>,
+    next_id: Id,
+    timer: Option<Timestamp>,
+    unmounted: bool,
+    out: Vec<Command<U>>,
+    hooks: Vec<Command<U>>,
+}
+
+impl<U: UserState> Engine<U> {
+    /// Starts from what storage holds. Returns whether the stored value must be cleared (it
+    /// was unusable or its session is over).
+    pub(crate) fn start(
+        settings: Settings,
+        stored: Option<String>,
+        now: Timestamp,
+    ) -> (Self, bool) {
+        let restored = record::restore::<U>(stored.as_deref(), now, settings.timing.is_some());
+        let loading = restored
+            .state
+            .session()
+            .is_some_and(|session| session.expires_at() <= now);
+        let engine = Self {
+            settings,
+            state: restored.state,
+            loading,
+            info: RefreshInfo::default(),
+            failures: Failures::default(),
+            last_call_at: None,
+            seen: if restored.clear { None } else { stored },
+            flight: None,
+            late: Vec::new(),
+            next_id: 0,
+            timer: None,
+            unmounted: false,
+            out: Vec::new(),
+            hooks: Vec::new(),
+        };
+        (engine, restored.clear)
+    }
+
+    pub(crate) fn state(&self) -> &AuthState<U> {
+        &self.state
+    }
+
+    pub(crate) fn status(&self) -> AuthStatus {
+        if self.loading {
+            AuthStatus::Loading
+        } else if self.state.is_signed_in() {
+            AuthStatus::Authenticated
+        } else {
+            AuthStatus::Unauthenticated
+        }
+    }
+
+    pub(crate) fn info(&self) -> &RefreshInfo {
+        &self.info
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether a refresh is under way.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.flight.is_some()
+    }
+
+    /// Checks a sign-in and returns the session with its record, for the shell to store before
+    /// it feeds [`Event::SignedIn`].
+    pub(crate) fn prepare_sign_in(
+        &self,
+        request: SignIn<U>,
+        now: Timestamp,
+    ) -> Result<(Session<U>, String), AuthError> {
+        let session = Session::from_sign_in(request, now, self.settings.leeway)?;
+        let text = record::encode(&session)?;
+        Ok((session, text))
+    }
+
+    /// The current session with `user`, and its record, for the shell to store before it feeds
+    /// [`Event::UserUpdated`].
+    pub(crate) fn prepare_user_update(&self, user: U) -> Result<(Session<U>, String), AuthError> {
+        let mut session = self
+            .state
+            .session()
+            .cloned()
+            .ok_or(AuthError::NotSignedIn)?;
+        session.user = Some(user);
+        let text = record::encode(&session)?;
+        Ok((session, text))
+    }
+
+    /// Handles one event at `now`, with storage holding `stored`.
+    pub(crate) fn handle(
+        &mut self,
+        now: Timestamp,
+        stored: Stored<U>,
+        event: Event<U>,
+    ) -> Vec<Command<U>> {
+        match event {
+            Event::SignedIn { session, text } => self.signed_in(session, text),
+            Event::UserUpdated { session, text } => {
+                self.seen = Some(text);
+                self.state.adopt(session);
+                self.publish();
+            }
+            Event::PersistFailed(reason) => {
+                // Our memory stays authoritative: nobody else wrote what storage holds.
+                self.seen = stored.text;
+                self.info.last_error = Some(format!("could not store the session: {reason}"));
+                self.publish();
+            }
+            event => {
+                self.sync(now, stored);
+                match event {
+                    Event::Wake => {
+                        self.timer = None;
+                        self.deadlines(now);
+                    }
+                    Event::SignOut => self.sign_out(),
+                    Event::RefreshRequested(waiter) => self.request(now, Some(waiter)),
+                    Event::LockGranted(flight) => self.lock_granted(now, flight),
+                    Event::Answered { call, result } => self.answered(now, call, result),
+                    Event::Unmounted => self.unmount(),
+                    _ => {}
+                }
+            }
+        }
+        if !self.unmounted {
+            self.decide(now);
+        }
+        let mut out = std::mem::take(&mut self.out);
+        // Hooks run user code that may feed events itself: they go last.
+        out.append(&mut self.hooks);
+        out
+    }
+
+    fn next_id(&mut self) -> Id {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn publish(&mut self) {
+        if !self.unmounted && !self.out.iter().any(|c| matches!(c, Command::Publish)) {
+            self.out.push(Command::Publish);
+        }
+    }
+
+    fn hook(&mut self, hook: Hook) {
+        if !self.unmounted {
+            self.hooks.push(Command::Hook(hook));
+        }
+    }
+
+    /// Writes the current session (or clears storage when signed out).
+    fn persist(&mut self) {
+        match self.state.session() {
+            None => {
+                self.seen = None;
+                self.out.push(Command::Persist {
+                    text: None,
+                    expires_at: None,
+                });
+            }
+            Some(session) => match record::encode(session) {
+                Ok(text) => {
+                    let expires_at = record::storage_expiry(session);
+                    self.seen = Some(text.clone());
+                    self.out.push(Command::Persist {
+                        text: Some(text),
+                        expires_at,
+                    });
+                }
+                Err(err) => self.info.last_error = Some(err.to_string()),
+            },
+        }
+    }
+
+    /// Follows what storage holds when another tab (or provider) changed it: adopts a live
+    /// session, signs out (without writing) when it is gone or over.
+    fn sync(&mut self, now: Timestamp, stored: Stored<U>) {
+        if stored.text == self.seen {
+            return;
+        }
+        self.seen = stored.text;
+        let can_refresh = self.settings.timing.is_some();
+        match stored.session {
+            Some(session) if !session.must_end(now, can_refresh) => {
+                if self.state.session() == Some(&session) {
+                    return;
+                }
+                let same_chain = self
+                    .state
+                    .session()
+                    .is_some_and(|ours| ours.chain_token() == session.chain_token());
+                self.state.adopt(session);
+                if !same_chain {
+                    self.failures = Failures::default();
+                    self.loading = false;
+                }
+                self.publish();
+            }
+            _ if self.state.is_signed_in() => {
+                self.state.sign_out();
+                self.failures = Failures::default();
+                self.loading = false;
+                self.finish(RefreshOutcome::Stale, false);
+                self.publish();
+            }
+            _ => {}
+        }
+    }
+
+    fn signed_in(&mut self, session: Session<U>, text: String) {
+        self.seen = Some(text);
+        self.state.adopt(session);
+        self.failures = Failures::default();
+        self.loading = false;
+        self.finish(RefreshOutcome::Stale, false);
+        self.publish();
+    }
+
+    fn sign_out(&mut self) {
+        self.state.sign_out();
+        self.persist();
+        self.failures = Failures::default();
+        self.loading = false;
+        self.finish(RefreshOutcome::Stale, false);
+        self.publish();
+    }
+
+    /// Ends the session without a user sign-out (expiry, rejected refresh).
+    fn end_session(&mut self, reason: String) {
+        if !self.state.is_signed_in() {
+            return;
+        }
+        self.finish(RefreshOutcome::SignedOut(reason.clone()), false);
+        self.sign_out();
+        self.info.last_error = Some(reason);
+        self.hook(Hook::SessionExpired);
+    }
+
+    fn record_failure(&mut self, now: Timestamp, reason: &str) {
+        self.failures.record(now);
+        self.info.last_error = Some(reason.to_owned());
+    }
+
+    /// Ends the flight: answers its waiters, gives the lock back, and keeps a call still out
+    /// so that its answer is recognised when it comes.
+    fn finish(&mut self, outcome: RefreshOutcome, linger: bool) {
+        let Some(flight) = self.flight.take() else {
+            return;
+        };
+        if let Phase::Calling { call, .. } = flight.phase {
+            self.late.push(call);
+        }
+        if flight.holds_lock {
+            self.out.push(Command::ReleaseLock {
+                flight: flight.id,
+                after: if linger { LOCK_LINGER } else { Duration::ZERO },
+            });
+        }
+        if !flight.waiters.is_empty() {
+            self.out.push(Command::Resolve {
+                waiters: flight.waiters,
+                outcome,
+            });
+        }
+        self.info.in_flight = false;
+        self.loading = false;
+        self.publish();
+    }
+
+    /// Starts a refresh, or joins the one under way. `waiter` is `None` for the schedule's
+    /// own refreshes.
+    fn request(&mut self, now: Timestamp, waiter: Option<Id>) {
+        let resolve = |engine: &mut Self, outcome| {
+            if let Some(waiter) = waiter {
+                engine.out.push(Command::Resolve {
+                    waiters: vec![waiter],
+                    outcome,
+                });
+            }
+        };
+        let Some(timing) = self.settings.timing else {
+            return resolve(self, RefreshOutcome::NotConfigured);
+        };
+        if self.unmounted {
+            return resolve(self, RefreshOutcome::Stale);
+        }
+        let Some(session) = self.state.session() else {
+            return resolve(self, RefreshOutcome::NotSignedIn);
+        };
+        if let Some(flight) = &mut self.flight {
+            flight.waiters.extend(waiter);
+            return;
+        }
+        if waiter.is_some() && in_backoff(&self.failures, &timing.backoff, now) {
+            // On-demand refreshes (a burst of 401s) must not hammer a server that is down.
+            let last = self.info.last_error.clone();
+            return resolve(
+                self,
+                RefreshOutcome::Failed(last.unwrap_or_else(|| "the last refresh failed".into())),
+            );
+        }
+        let requested_for = session.chain_token().clone();
+        let id = self.next_id();
+        let until = self.last_call_at.map_or(now, |at| at + MIN_SPACING);
+        self.flight = Some(Flight {
+            id,
+            waiters: waiter.into_iter().collect(),
+            requested_for,
+            holds_lock: false,
+            phase: Phase::Spacing { until },
+        });
+        self.info.in_flight = true;
+        self.publish();
+        self.deadlines(now);
+    }
+
+    /// Moves the flight on when the moment its phase waits for has come.
+    fn deadlines(&mut self, now: Timestamp) {
+        let Some(flight) = &mut self.flight else {
+            return;
+        };
+        match &flight.phase {
+            Phase::Spacing { until } if *until <= now => {
+                if self.settings.shared {
+                    flight.phase = Phase::Locking;
+                    let id = flight.id;
+                    self.out.push(Command::AcquireLock(id));
+                } else {
+                    self.call(now);
+                }
+            }
+            Phase::Calling { deadline, .. } if *deadline <= now => {
+                let reason = format!(
+                    "refresh timed out after {} s",
+                    self.settings.timeout.as_secs_f32()
+                );
+                self.record_failure(now, &reason);
+                self.finish(RefreshOutcome::Failed(reason), false);
+            }
+            Phase::Settling { sent, until, .. } if *until <= now => {
+                let sent = sent.clone();
+                self.settled(sent);
+            }
+            _ => {}
+        }
+    }
+
+    fn call(&mut self, now: Timestamp) {
+        let Some(session) = self.state.session() else {
+            return self.finish(RefreshOutcome::NotSignedIn, false);
+        };
+        let sent = session.chain_token().clone();
+        let params = RefreshParams {
+            auth_token: session.auth_token().clone(),
+            refresh_token: session.refresh_token().cloned(),
+            user: session.user().cloned(),
+        };
+        let id = self.next_id();
+        if let Some(flight) = &mut self.flight {
+            flight.phase = Phase::Calling {
+                call: Call { id, sent },
+                deadline: now + self.settings.timeout,
+            };
+        }
+        self.last_call_at = Some(now);
+        self.out.push(Command::CallRefresh { call: id, params });
+    }
+
+    fn lock_granted(&mut self, now: Timestamp, id: Id) {
+        let ours = self
+            .flight
+            .as_mut()
+            .filter(|flight| flight.id == id && matches!(flight.phase, Phase::Locking));
+        let Some(flight) = ours else {
+            // The flight ended while it waited for the lock.
+            self.out.push(Command::ReleaseLock {
+                flight: id,
+                after: Duration::ZERO,
+            });
+            return;
+        };
+        flight.holds_lock = true;
+        let requested_for = flight.requested_for.clone();
+        // Storage was read with this event: another tab may have refreshed meanwhile.
+        match self.state.session() {
+            None => self.finish(RefreshOutcome::NotSignedIn, false),
+            Some(session) if *session.chain_token() != requested_for => {
+                self.finish(RefreshOutcome::Refreshed, false)
+            }
+            Some(_) => self.call(now),
+        }
+    }
+
+    fn answered(&mut self, now: Timestamp, id: Id, result: Result<Refreshed<U>, RefreshError>) {
+        let current = match &self.flight {
+            Some(Flight {
+                phase: Phase::Calling { call, .. },
+                ..
+            }) if call.id == id => Some(call.sent.clone()),
+            _ => None,
+        };
+        let sent = match current.clone() {
+            Some(sent) => sent,
+            None => match self.late.iter().position(|call| call.id == id) {
+                Some(index) => self.late.swap_remove(index).sent,
+                None => return,
+            },
+        };
+        let is_current = current.is_some();
+        let chain_current = self
+            .state
+            .session()
+            .is_some_and(|session| *session.chain_token() == sent);
+        if !chain_current {
+            // Signed out, signed in anew, or another tab moved the chain on: not ours to apply.
+            if is_current {
+                self.finish(RefreshOutcome::Stale, false);
+            }
+            return;
+        }
+        match result {
+            Ok(refreshed) => self.apply(now, &sent, refreshed, is_current),
+            Err(RefreshError::Rejected(reason)) if is_current => {
+                if self.late.iter().any(|call| call.sent == sent) {
+                    // An earlier call with this token is still out and may have rotated it.
+                    let reason = format!(
+                        "{reason} (an earlier refresh with the same token is still unanswered)"
+                    );
+                    self.record_failure(now, &reason);
+                    self.finish(RefreshOutcome::Failed(reason), false);
+                } else if self.settings.shared {
+                    if let Some(flight) = &mut self.flight {
+                        flight.phase = Phase::Settling {
+                            sent,
+                            until: now + SETTLE,
+                            reason,
+                        };
+                    }
+                } else {
+                    self.end_session(reason);
+                }
+            }
+            Err(RefreshError::Transient(reason)) if is_current => {
+                self.record_failure(now, &reason);
+                self.finish(RefreshOutcome::Failed(reason), false);
+            }
+            // A late failure: the attempt it belonged to already counted as failed.
+            Err(_) => {}
+        }
+    }
+
+    fn apply(&mut self, now: Timestamp, sent: &Token, refreshed: Refreshed<U>, is_current: bool) {
+        match self
+            .state
+            .apply_refresh(sent, refreshed, now, self.settings.leeway)
+        {
+            RefreshApplied::Applied => {
+                self.persist();
+                self.failures = Failures::default();
+                self.loading = false;
+                self.info.count += 1;
+                self.info.last_refreshed_at = Some(now);
+                self.info.last_error = None;
+                self.publish();
+                self.hook(Hook::Refreshed);
+                // A retry with the same token is now pointless: its answer will be stale.
+                let retry_with_same_token = matches!(
+                    &self.flight,
+                    Some(Flight { phase: Phase::Calling { call, .. }, .. }) if call.sent == *sent
+                );
+                if is_current || retry_with_same_token {
+                    self.finish(RefreshOutcome::Refreshed, true);
+                }
+            }
+            RefreshApplied::Unusable(err) => {
+                let rotated = self
+                    .state
+                    .session()
+                    .is_some_and(|session| session.chain_token() != sent);
+                if rotated {
+                    self.persist();
+                    self.publish();
+                }
+                let reason = format!("the server sent an unusable token: {err}");
+                if is_current {
+                    self.record_failure(now, &reason);
+                    self.finish(RefreshOutcome::Failed(reason), rotated);
+                }
+            }
+            RefreshApplied::Stale => {
+                if is_current {
+                    self.finish(RefreshOutcome::Stale, false);
+                }
+            }
+        }
+    }
+
+    /// The settle time after a rejection is over: sign out unless another tab's tokens came.
+    fn settled(&mut self, sent: Token) {
+        let reason = match self.flight.as_ref().map(|flight| &flight.phase) {
+            Some(Phase::Settling { reason, .. }) => reason.clone(),
+            _ => return,
+        };
+        let still_ours = self
+            .state
+            .session()
+            .is_some_and(|session| *session.chain_token() == sent);
+        if still_ours {
+            self.end_session(reason);
+        } else {
+            let outcome = if self.state.is_signed_in() {
+                RefreshOutcome::Refreshed
+            } else {
+                RefreshOutcome::Stale
+            };
+            self.finish(outcome, false);
+        }
+    }
+
+    fn unmount(&mut self) {
+        if let Some(flight) = &mut self.flight {
+            let waiters = std::mem::take(&mut flight.waiters);
+            if !waiters.is_empty() {
+                self.out.push(Command::Resolve {
+                    waiters,
+                    outcome: RefreshOutcome::Stale,
+                });
+            }
+        }
+        self.unmounted = true;
+        // A call still out keeps its flight (and lock) until its answer is stored; anything
+        // else ends now.
+        if !matches!(
+            self.flight.as_ref().map(|flight| &flight.phase),
+            Some(Phase::Calling { .. })
+        ) {
+            self.finish(RefreshOutcome::Stale, false);
+        }
+        self.timer = None;
+        self.out.push(Command::SetTimer(None));
+    }
+
+    /// Asks the schedule what to do now, does it, and sets the one timer.
+    fn decide(&mut self, now: Timestamp) {
+        let decision = decide(
+            self.state.session(),
+            self.settings.timing.as_ref(),
+            &self.failures,
+            now,
+        );
+        match decision {
+            Decision::SignOutNow => {
+                let reason = if self
+                    .state
+                    .session()
+                    .is_some_and(|session| session.refresh_expired(now))
+                {
+                    "the refresh token expired"
+                } else {
+                    "the access token expired"
+                };
+                self.end_session(reason.into());
+            }
+            Decision::RefreshNow if self.flight.is_none() => self.request(now, None),
+            _ => {}
+        }
+        let scheduled = match decide(
+            self.state.session(),
+            self.settings.timing.as_ref(),
+            &self.failures,
+            now,
+        ) {
+            Decision::WakeAt(at) => Some(at),
+            _ => None,
+        };
+        let phase_ends = self.flight.as_ref().and_then(|flight| match &flight.phase {
+            Phase::Spacing { until } | Phase::Settling { until, .. } => Some(*until),
+            Phase::Calling { deadline, .. } => Some(*deadline),
+            Phase::Locking => None,
+        });
+        let wake = match (scheduled, phase_ends) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if wake != self.timer {
+            self.timer = wake;
+            self.out.push(Command::SetTimer(wake));
+        }
+    }
+}
+
+/// What the [`Driver`] needs from its surroundings: the browser, or the simulation.
+pub(crate) trait Io<U> {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+    /// The stored record, if any.
+    fn load(&self) -> Option<String>;
+    /// Writes (`Some`) or clears (`None`) the record.
+    fn save(
+        &self,
+        text: Option<&str>,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), AuthError>;
+    /// Starts the refresh callback; its answer comes back as [`Event::Answered`].
+    fn call_refresh(&self, call: Id, params: RefreshParams<U>);
+    /// Asks for the cross-tab lock; [`Event::LockGranted`] once held.
+    fn acquire_lock(&self, flight: Id);
+    /// Gives the lock back after `after`.
+    fn release_lock(&self, flight: Id, after: Duration);
+    /// Replaces the timer: [`Event::Wake`] at `at`, or none.
+    fn set_timer(&self, at: Option<Timestamp>, now: Timestamp);
+    /// Shows the new state.
+    fn publish(&self, state: &AuthState<U>, status: AuthStatus, info: &RefreshInfo);
+    /// Runs a configured hook.
+    fn hook(&self, hook: Hook);
+    /// Answers one waiter.
+    fn resolve(&self, waiter: Id, outcome: RefreshOutcome);
+}
+
+/// Runs an [`Engine`]: reads storage for each event, handles it, carries out the commands.
+pub(crate) struct Driver<U, I> {
+    engine: RefCell<Engine<U>>,
+    io: I,
+    next_waiter: Cell<Id>,
+}
+
+impl<U: UserState, I: Io<U>> Driver<U, I> {
+    /// Builds the engine from what storage holds, clearing an unusable value. Nothing is
+    /// decided until [`Driver::feed`] is first called (usually with [`Event::Wake`]).
+    pub(crate) fn new(settings: Settings, io: I) -> Self {
+        let now = io.now();
+        let (engine, clear) = Engine::start(settings, io.load(), now);
+        if clear {
+            // Corrupt, foreign, expired or partial: remove it so it is not read again.
+            let _ = io.save(None, None, now);
+        }
+        Self {
+            engine: RefCell::new(engine),
+            io,
+            next_waiter: Cell::new(0),
+        }
+    }
+
+    pub(crate) fn io(&self) -> &I {
+        &self.io
+    }
+
+    /// The engine, to read its state. Never hold this across a call that feeds an event.
+    pub(crate) fn engine(&self) -> Ref<'_, Engine<U>> {
+        self.engine.borrow()
+    }
+
+    /// Handles one event and carries out what it asks for.
+    pub(crate) fn feed(&self, event: Event<U>) {
+        let now = self.io.now();
+        let stored = Stored::read(self.io.load(), now);
+        let commands = self.engine.borrow_mut().handle(now, stored, event);
+        self.execute(commands, now);
+    }
+
+    /// A new waiter id for [`Event::RefreshRequested`].
+    pub(crate) fn new_waiter(&self) -> Id {
+        let id = self.next_waiter.get() + 1;
+        self.next_waiter.set(id);
+        id
+    }
+
+    /// Signs in: checks the request, stores it, then tells the engine. On error nothing
+    /// changed.
+    pub(crate) fn sign_in(&self, request: SignIn<U>) -> Result<(), AuthError> {
+        let now = self.io.now();
+        let (session, text) = self.engine.borrow().prepare_sign_in(request, now)?;
+        self.io
+            .save(Some(&text), record::storage_expiry(&session), now)?;
+        self.feed(Event::SignedIn { session, text });
+        Ok(())
+    }
+
+    /// Replaces the user state of the current session (as storage holds it now, so that
+    /// another tab's refresh is not undone), stores it, then tells the engine.
+    pub(crate) fn update_user(&self, user: U) -> Result<(), AuthError> {
+        self.feed(Event::StorageChanged);
+        let now = self.io.now();
+        let (session, text) = self.engine.borrow().prepare_user_update(user)?;
+        self.io
+            .save(Some(&text), record::storage_expiry(&session), now)?;
+        self.feed(Event::UserUpdated { session, text });
+        Ok(())
+    }
+
+    fn execute(&self, commands: Vec<Command<U>>, now: Timestamp) {
+        let mut unsaved: Option<String> = None;
+        for command in commands {
+            match command {
+                Command::Persist { text, expires_at } => {
+                    if let Err(err) = self.io.save(text.as_deref(), expires_at, now) {
+                        unsaved = Some(err.to_string());
+                        self.feed(Event::PersistFailed(err.to_string()));
+                    }
+                }
+                Command::CallRefresh { call, params } => self.io.call_refresh(call, params),
+                Command::AcquireLock(flight) => self.io.acquire_lock(flight),
+                Command::ReleaseLock { flight, after } => self.io.release_lock(flight, after),
+                Command::SetTimer(at) => self.io.set_timer(at, now),
+                Command::Publish => {
+                    let engine = self.engine.borrow();
+                    self.io
+                        .publish(engine.state(), engine.status(), engine.info());
+                }
+                Command::Hook(hook) => self.io.hook(hook),
+                Command::Resolve { waiters, outcome } => {
+                    let outcome = match (outcome, &unsaved) {
+                        (RefreshOutcome::Refreshed, Some(reason)) => {
+                            RefreshOutcome::RefreshedNotStored(reason.clone())
+                        }
+                        (outcome, _) => outcome,
+                    };
+                    for waiter in waiters {
+                        self.io.resolve(waiter, outcome.clone());
+                    }
+                }
+            }
+        }
+    }
+}

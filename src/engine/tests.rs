@@ -1,0 +1,749 @@
+//! The engine driven by hand: one test per defect the session-engine review found, and the
+//! rules of the module docs, with exact instants and a recording [`Io`].
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::*;
+use crate::refresh::schedule::Backoff;
+use crate::refresh::{create_refresh, RefreshConfig};
+use crate::token::tests::jwt;
+
+const T0: Timestamp = Timestamp::from_unix_seconds(1_000_000);
+const NO_INTERVAL: Duration = Duration::from_secs(86_400);
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// Storage shared by the tabs of one test.
+type Shelf = Rc<RefCell<Option<String>>>;
+
+/// Records every command; storage is a shared cell, time is set by the test.
+struct TestIo {
+    clock: Rc<Cell<Timestamp>>,
+    storage: Shelf,
+    refuse_writes: Cell<bool>,
+    calls: RefCell<Vec<(Id, RefreshParams<String>)>>,
+    locks: RefCell<Vec<Id>>,
+    released: RefCell<Vec<(Id, Duration)>>,
+    timer: Cell<Option<Timestamp>>,
+    hooks: RefCell<Vec<Hook>>,
+    resolved: RefCell<Vec<(Id, RefreshOutcome)>>,
+    published: Cell<u32>,
+}
+
+impl Io<String> for TestIo {
+    fn now(&self) -> Timestamp {
+        self.clock.get()
+    }
+    fn load(&self) -> Option<String> {
+        self.storage.borrow().clone()
+    }
+    fn save(
+        &self,
+        text: Option<&str>,
+        _: Option<Timestamp>,
+        _: Timestamp,
+    ) -> Result<(), AuthError> {
+        if self.refuse_writes.get() && text.is_some() {
+            return Err(AuthError::Storage("quota exceeded".into()));
+        }
+        *self.storage.borrow_mut() = text.map(str::to_owned);
+        Ok(())
+    }
+    fn call_refresh(&self, call: Id, params: RefreshParams<String>) {
+        self.calls.borrow_mut().push((call, params));
+    }
+    fn acquire_lock(&self, flight: Id) {
+        self.locks.borrow_mut().push(flight);
+    }
+    fn release_lock(&self, flight: Id, after: Duration) {
+        self.released.borrow_mut().push((flight, after));
+    }
+    fn set_timer(&self, at: Option<Timestamp>, _: Timestamp) {
+        self.timer.set(at);
+    }
+    fn publish(&self, _: &AuthState<String>, _: AuthStatus, _: &RefreshInfo) {
+        self.published.set(self.published.get() + 1);
+    }
+    fn hook(&self, hook: Hook) {
+        self.hooks.borrow_mut().push(hook);
+    }
+    fn resolve(&self, waiter: Id, outcome: RefreshOutcome) {
+        self.resolved.borrow_mut().push((waiter, outcome));
+    }
+}
+
+type Tab = Driver<String, TestIo>;
+
+struct Setup {
+    shared: bool,
+    backoff: Backoff,
+    timeout: Duration,
+    refresh: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            shared: false,
+            backoff: Backoff::default(),
+            timeout: secs(30),
+            refresh: true,
+        }
+    }
+}
+
+fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
+    let refresh = create_refresh(
+        RefreshConfig::new(NO_INTERVAL, |_: RefreshParams<String>| async {
+            Err(RefreshError::Transient("the tests answer by hand".into()))
+        })
+        .backoff(setup.backoff)
+        .timeout(setup.timeout),
+    );
+    let settings = Settings::new(secs(30), setup.refresh.then_some(&refresh), setup.shared);
+    let tab = Driver::new(
+        settings,
+        TestIo {
+            clock: clock.clone(),
+            storage: storage.clone(),
+            refuse_writes: Cell::new(false),
+            calls: RefCell::default(),
+            locks: RefCell::default(),
+            released: RefCell::default(),
+            timer: Cell::new(None),
+            hooks: RefCell::default(),
+            resolved: RefCell::default(),
+            published: Cell::new(0),
+        },
+    );
+    tab.feed(Event::Wake);
+    tab
+}
+
+/// One tab with its own clock and storage.
+fn tab(setup: Setup) -> Tab {
+    tab_with(setup, &Rc::new(Cell::new(T0)), &Shelf::default())
+}
+
+/// Signs in with an access token living `access` seconds and refresh token `r1`.
+fn sign_in(tab: &Tab, access: u64) {
+    tab.sign_in(
+        SignIn::new("a1")
+            .expires_in(secs(access))
+            .refresh_token("r1")
+            .user("ada".to_string()),
+    )
+    .unwrap();
+}
+
+fn at(tab: &Tab, offset: Duration) {
+    tab.io().clock.set(T0 + offset);
+}
+
+fn wake_at(tab: &Tab, offset: Duration) {
+    at(tab, offset);
+    tab.feed(Event::Wake);
+}
+
+fn rotated(n: u32) -> Refreshed<String> {
+    Refreshed::new(format!("a{n}"))
+        .expires_in(secs(300))
+        .refresh_token(format!("r{n}"))
+}
+
+fn calls(tab: &Tab) -> usize {
+    tab.io().calls.borrow().len()
+}
+
+/// The id and sent refresh token of the last call.
+fn last_call(tab: &Tab) -> (Id, String) {
+    let calls = tab.io().calls.borrow();
+    let (id, params) = calls.last().expect("a refresh call");
+    let sent = params.refresh_token.as_ref().map(|t| t.expose().to_owned());
+    (*id, sent.unwrap_or_default())
+}
+
+fn answer(tab: &Tab, call: Id, result: Result<Refreshed<String>, RefreshError>) {
+    tab.feed(Event::Answered { call, result });
+}
+
+fn session(tab: &Tab) -> Option<Session<String>> {
+    tab.engine().state().session().cloned()
+}
+
+fn refresh_token(tab: &Tab) -> Option<String> {
+    session(tab).and_then(|s| s.refresh_token().map(|t| t.expose().to_owned()))
+}
+
+/// The refresh token storage holds.
+fn stored_refresh(storage: &Shelf, now: Timestamp) -> Option<String> {
+    let text = storage.borrow().clone()?;
+    let session: Session<String> = record::decode(&text, now).ok()?;
+    session.refresh_token().map(|t| t.expose().to_owned())
+}
+
+fn request(tab: &Tab) -> Id {
+    let waiter = tab.new_waiter();
+    tab.feed(Event::RefreshRequested(waiter));
+    waiter
+}
+
+fn outcome_of(tab: &Tab, waiter: Id) -> Option<RefreshOutcome> {
+    let resolved = tab.io().resolved.borrow();
+    resolved
+        .iter()
+        .find(|(id, _)| *id == waiter)
+        .map(|(_, outcome)| outcome.clone())
+}
+
+#[test]
+fn the_schedule_refreshes_leeway_before_expiry_and_stores_the_rotation() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(270)));
+    wake_at(&tab, secs(270));
+    let (call, sent) = last_call(&tab);
+    assert_eq!(sent, "r1");
+    assert!(tab.engine().info().in_flight);
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    assert_eq!(stored_refresh(&tab.io().storage, T0).as_deref(), Some("r2"));
+    assert_eq!(*tab.io().hooks.borrow(), vec![Hook::Refreshed]);
+    assert_eq!(tab.engine().info().count, 1);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(270 + 270)));
+}
+
+#[test]
+fn update_user_in_this_tab_during_a_refresh_keeps_the_rotated_token() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    request(&tab);
+    let (call, _) = last_call(&tab);
+    tab.update_user("ada lovelace".into()).unwrap();
+    answer(&tab, call, Ok(rotated(2)));
+    let session = session(&tab).unwrap();
+    assert_eq!(session.refresh_token().unwrap().expose(), "r2");
+    assert_eq!(session.user().map(String::as_str), Some("ada lovelace"));
+    assert_eq!(stored_refresh(&tab.io().storage, T0).as_deref(), Some("r2"));
+}
+
+#[test]
+fn update_user_in_another_tab_during_a_refresh_keeps_the_rotated_token_and_the_user() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let shared = || Setup {
+        shared: true,
+        ..Setup::default()
+    };
+    let a = tab_with(shared(), &clock, &storage);
+    let b = tab_with(shared(), &clock, &storage);
+    sign_in(&a, 300);
+    b.feed(Event::StorageChanged);
+    // B refreshes under the lock.
+    let flight = request(&b);
+    let lock = *b.io().locks.borrow().last().unwrap();
+    b.feed(Event::LockGranted(lock));
+    let (call, sent) = last_call(&b);
+    assert_eq!(sent, "r1");
+    // Meanwhile A updates the user; B hears of it (storage event) before its answer comes.
+    a.update_user("countess".into()).unwrap();
+    b.feed(Event::StorageChanged);
+    answer(&b, call, Ok(rotated(2)));
+    assert_eq!(outcome_of(&b, flight), Some(RefreshOutcome::Refreshed));
+    let stored: Session<String> = record::decode(&storage.borrow().clone().unwrap(), T0).unwrap();
+    assert_eq!(stored.refresh_token().unwrap().expose(), "r2");
+    assert_eq!(stored.user().map(String::as_str), Some("countess"));
+    // And when the storage event comes after the answer, the answer still merges with it.
+    wake_at(&b, secs(1)); // the minimum spacing since the last call
+    let flight = request(&b);
+    let lock = *b.io().locks.borrow().last().unwrap();
+    b.feed(Event::LockGranted(lock));
+    let (call, sent) = last_call(&b);
+    assert_eq!(sent, "r2");
+    a.feed(Event::StorageChanged);
+    a.update_user("ada again".into()).unwrap();
+    answer(&b, call, Ok(rotated(3)));
+    assert_eq!(outcome_of(&b, flight), Some(RefreshOutcome::Refreshed));
+    let stored: Session<String> = record::decode(&storage.borrow().clone().unwrap(), T0).unwrap();
+    assert_eq!(stored.refresh_token().unwrap().expose(), "r3");
+    assert_eq!(stored.user().map(String::as_str), Some("ada again"));
+}
+
+#[test]
+fn unusable_access_token_keeps_the_rotated_refresh_token_and_counts_as_a_failure() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    answer(
+        &tab,
+        call,
+        Ok(Refreshed::new("no-expiry").refresh_token("r2")),
+    );
+    assert!(matches!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::Failed(_))
+    ));
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    assert_eq!(stored_refresh(&tab.io().storage, T0).as_deref(), Some("r2"));
+    assert_eq!(session(&tab).unwrap().auth_token().expose(), "a1");
+    // The retry after the backoff sends the new refresh token.
+    wake_at(&tab, secs(1));
+    assert_eq!(last_call(&tab).1, "r2");
+}
+
+#[test]
+fn an_answer_with_the_same_access_token_is_a_transient_failure_with_backoff() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(Refreshed::new("a1").expires_in(secs(300))));
+    assert_eq!(tab.engine().failures.count, 1);
+    assert_eq!(
+        tab.io().timer.get(),
+        Some(T0 + secs(271)),
+        "backoff, not a loop"
+    );
+}
+
+#[test]
+fn an_answer_after_the_timeout_is_stored_when_its_chain_is_current() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    wake_at(&tab, secs(30));
+    assert!(matches!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::Failed(reason)) if reason.contains("timed out")
+    ));
+    assert!(!tab.engine().in_flight());
+    at(&tab, secs(31));
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    assert_eq!(stored_refresh(&tab.io().storage, T0).as_deref(), Some("r2"));
+}
+
+#[test]
+fn a_rejection_while_a_timed_out_call_with_the_same_token_is_out_does_not_sign_out() {
+    let tab = tab(Setup {
+        timeout: secs(2),
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    request(&tab);
+    let (first, _) = last_call(&tab);
+    wake_at(&tab, secs(2)); // the first call times out
+    wake_at(&tab, secs(3)); // the backoff retry sends r1 again
+    let (retry, sent) = last_call(&tab);
+    assert_ne!(first, retry);
+    assert_eq!(sent, "r1");
+    // The server had rotated r1 for the first call: it refuses the retry.
+    answer(
+        &tab,
+        retry,
+        Err(RefreshError::Rejected("Token is blacklisted".into())),
+    );
+    assert!(tab.engine().state().is_signed_in());
+    // The first call's answer arrives at last.
+    answer(&tab, first, Ok(rotated(2)));
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    assert!(tab
+        .io()
+        .hooks
+        .borrow()
+        .iter()
+        .all(|h| *h != Hook::SessionExpired));
+}
+
+#[test]
+fn an_answer_after_unmount_is_stored_when_its_chain_is_current() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let tab = tab_with(Setup::default(), &clock, &storage);
+    sign_in(&tab, 300);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    tab.feed(Event::Unmounted);
+    assert_eq!(outcome_of(&tab, waiter), Some(RefreshOutcome::Stale));
+    assert_eq!(tab.io().timer.get(), None);
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
+    assert!(tab.io().hooks.borrow().is_empty(), "no hooks after unmount");
+    assert_eq!(tab.io().timer.get(), None, "no timers after unmount");
+    // A remounted provider starts from the rotated token.
+    let again = tab_with(Setup::default(), &clock, &storage);
+    assert_eq!(refresh_token(&again).as_deref(), Some("r2"));
+}
+
+#[test]
+fn after_unmount_a_late_answer_for_a_chain_signed_out_elsewhere_is_dropped() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let tab = tab_with(Setup::default(), &clock, &storage);
+    sign_in(&tab, 300);
+    request(&tab);
+    let (call, _) = last_call(&tab);
+    tab.feed(Event::Unmounted);
+    storage.borrow_mut().take(); // another provider signed out
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(*storage.borrow(), None, "nothing signed out comes back");
+}
+
+#[test]
+fn sign_out_and_new_sign_in_win_over_a_late_answer() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    tab.feed(Event::SignOut);
+    assert_eq!(outcome_of(&tab, waiter), Some(RefreshOutcome::Stale));
+    answer(&tab, call, Ok(rotated(2)));
+    assert!(!tab.engine().state().is_signed_in());
+    assert_eq!(*tab.io().storage.borrow(), None);
+
+    sign_in(&tab, 300);
+    request(&tab);
+    let (call, _) = last_call(&tab);
+    tab.sign_in(SignIn::new("b1").expires_in(secs(300)).refresh_token("s1"))
+        .unwrap();
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(refresh_token(&tab).as_deref(), Some("s1"));
+    assert_eq!(stored_refresh(&tab.io().storage, T0).as_deref(), Some("s1"));
+}
+
+#[test]
+fn fifty_requests_make_one_call_and_dropping_the_first_waiter_changes_nothing() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    let waiters: Vec<Id> = (0..50).map(|_| request(&tab)).collect();
+    assert_eq!(calls(&tab), 1);
+    // Nobody listens for the first waiter any more (its future was dropped): the flight runs
+    // on, the others get their answer, and the schedule goes on.
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    for waiter in &waiters[1..] {
+        assert_eq!(outcome_of(&tab, *waiter), Some(RefreshOutcome::Refreshed));
+    }
+    assert!(!tab.engine().in_flight());
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(270)));
+    let later = request(&tab);
+    wake_at(&tab, secs(1));
+    assert_eq!(calls(&tab), 2, "a later request starts a new flight");
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(3)));
+    assert_eq!(outcome_of(&tab, later), Some(RefreshOutcome::Refreshed));
+}
+
+#[test]
+fn on_demand_refreshes_during_the_backoff_fail_at_once_without_a_call() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    request(&tab);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Err(RefreshError::Transient("503".into())));
+    let waiter = request(&tab);
+    assert_eq!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::Failed("503".into()))
+    );
+    assert_eq!(calls(&tab), 1);
+}
+
+#[test]
+fn a_rejection_signs_out_at_once_for_per_tab_storage() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    answer(
+        &tab,
+        call,
+        Err(RefreshError::Rejected("blacklisted".into())),
+    );
+    assert_eq!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::SignedOut("blacklisted".into()))
+    );
+    assert!(!tab.engine().state().is_signed_in());
+    assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
+    assert_eq!(*tab.io().storage.borrow(), None);
+}
+
+#[test]
+fn a_rejection_with_shared_storage_waits_for_another_tabs_tokens() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let shared = || Setup {
+        shared: true,
+        ..Setup::default()
+    };
+    let a = tab_with(shared(), &clock, &storage);
+    let b = tab_with(shared(), &clock, &storage);
+    sign_in(&a, 300);
+    b.feed(Event::StorageChanged);
+    // Both send r1 (a browser without Web Locks); A's call rotates it first.
+    let waiter = request(&b);
+    b.feed(Event::LockGranted(*b.io().locks.borrow().last().unwrap()));
+    a.feed(Event::RefreshRequested(a.new_waiter()));
+    a.feed(Event::LockGranted(*a.io().locks.borrow().last().unwrap()));
+    let (b_call, _) = last_call(&b);
+    let (a_call, _) = last_call(&a);
+    // The server answers B's refusal before A's answer (with the rotated token) lands.
+    answer(
+        &b,
+        b_call,
+        Err(RefreshError::Rejected("Token is blacklisted".into())),
+    );
+    answer(&a, a_call, Ok(rotated(2)));
+    assert!(
+        b.engine().state().is_signed_in(),
+        "settling, not signed out"
+    );
+    assert_eq!(b.io().timer.get(), Some(T0 + SETTLE));
+    clock.set(T0 + SETTLE);
+    b.feed(Event::Wake);
+    assert_eq!(outcome_of(&b, waiter), Some(RefreshOutcome::Refreshed));
+    assert_eq!(refresh_token(&b).as_deref(), Some("r2"));
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
+
+    // Without another tab's tokens the rejection stands after the settle time.
+    let waiter = request(&b);
+    clock.set(T0 + secs(2));
+    b.feed(Event::Wake);
+    b.feed(Event::LockGranted(*b.io().locks.borrow().last().unwrap()));
+    let (call, _) = last_call(&b);
+    answer(&b, call, Err(RefreshError::Rejected("revoked".into())));
+    clock.set(T0 + secs(2) + SETTLE);
+    b.feed(Event::Wake);
+    assert_eq!(
+        outcome_of(&b, waiter),
+        Some(RefreshOutcome::SignedOut("revoked".into()))
+    );
+    assert_eq!(*storage.borrow(), None);
+}
+
+#[test]
+fn under_the_lock_a_tab_uses_tokens_another_tab_refreshed_meanwhile() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let shared = || Setup {
+        shared: true,
+        ..Setup::default()
+    };
+    let a = tab_with(shared(), &clock, &storage);
+    let b = tab_with(shared(), &clock, &storage);
+    sign_in(&a, 300);
+    b.feed(Event::StorageChanged);
+    let waiter = request(&b);
+    let lock = *b.io().locks.borrow().last().unwrap();
+    // A refreshes first and stores r2; B's storage event is late, but the lock grant re-reads.
+    a.feed(Event::RefreshRequested(a.new_waiter()));
+    a.feed(Event::LockGranted(*a.io().locks.borrow().last().unwrap()));
+    let (a_call, _) = last_call(&a);
+    answer(&a, a_call, Ok(rotated(2)));
+    assert_eq!(a.io().released.borrow().last().unwrap().1, LOCK_LINGER);
+    b.feed(Event::LockGranted(lock));
+    assert_eq!(calls(&b), 0, "no call: the other tab's tokens are ours");
+    assert_eq!(outcome_of(&b, waiter), Some(RefreshOutcome::Refreshed));
+    assert_eq!(refresh_token(&b).as_deref(), Some("r2"));
+    assert_eq!(
+        b.io().released.borrow().last(),
+        Some(&(lock, Duration::ZERO))
+    );
+}
+
+#[test]
+fn a_lock_granted_after_the_flight_ended_is_given_back() {
+    let tab = tab(Setup {
+        shared: true,
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    request(&tab);
+    let lock = *tab.io().locks.borrow().last().unwrap();
+    tab.feed(Event::SignOut);
+    tab.feed(Event::LockGranted(lock));
+    assert_eq!(calls(&tab), 0);
+    assert_eq!(
+        tab.io().released.borrow().last(),
+        Some(&(lock, Duration::ZERO))
+    );
+}
+
+#[test]
+#[rustfmt::skip]
+fn following_another_tab() {
+    // (case, we are signed in, storage then holds, we are signed in afterwards, refresh token)
+    let rows: Vec<(&str, bool, Option<(&str, u64)>, bool, Option<&str>)> = vec![
+        ("another tab refreshed: adopt", true, Some(("r2", 300)), true, Some("r2")),
+        ("another tab signed in: adopt", false, Some(("s1", 300)), true, Some("s1")),
+        ("another tab signed out: sign out", true, None, false, None),
+        ("stored session is over: sign out", true, Some(("r2", 0)), false, None),
+        ("both signed out: nothing", false, None, false, None),
+    ];
+    for (case, signed_in, stored, after, refresh) in rows {
+        let tab = tab(Setup { refresh: false, ..Setup::default() });
+        if signed_in {
+            sign_in(&tab, 300);
+        }
+        let before = tab.engine().state().version();
+        *tab.io().storage.borrow_mut() = stored.map(|(token, lifetime)| {
+            let mut state = AuthState::<String>::signed_out();
+            let exp = 1_000_000 + lifetime;
+            state.sign_in(SignIn::new(jwt(&format!(r#"{{"exp":{exp}}}"#))).expires_in(secs(lifetime.max(1))).refresh_token(token), T0 - secs(1), Duration::ZERO).unwrap();
+            record::encode(state.session().unwrap()).unwrap()
+        });
+        at(&tab, secs(1));
+        tab.feed(Event::StorageChanged);
+        assert_eq!(tab.engine().state().is_signed_in(), after, "{case}");
+        assert_eq!(refresh_token(&tab).as_deref(), refresh, "{case}");
+        assert_eq!(tab.engine().state().version() != before, signed_in || after, "{case}: version");
+    }
+}
+
+#[test]
+fn a_refused_write_keeps_the_new_tokens_in_memory_and_reports_it() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    tab.io().refuse_writes.set(true);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    assert!(matches!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::RefreshedNotStored(_))
+    ));
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    // Storage still holding r1 is not mistaken for another tab's write.
+    tab.feed(Event::StorageChanged);
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    tab.io().refuse_writes.set(false);
+    wake_at(&tab, secs(1));
+    let waiter = request(&tab);
+    let (call, sent) = last_call(&tab);
+    assert_eq!(sent, "r2");
+    answer(&tab, call, Ok(rotated(3)));
+    assert_eq!(outcome_of(&tab, waiter), Some(RefreshOutcome::Refreshed));
+    assert_eq!(stored_refresh(&tab.io().storage, T0).as_deref(), Some("r3"));
+}
+
+#[test]
+fn refresh_calls_are_at_least_a_second_apart_with_one_second_jwts() {
+    // Defect: 1 s JWTs with whole-second `exp` refreshed about ten times a second.
+    let tab = tab(Setup::default());
+    let jwt_expiring = |at: Timestamp| jwt(&format!(r#"{{"exp":{}}}"#, at.unix_seconds() + 1));
+    tab.sign_in(SignIn::new(jwt_expiring(T0 + millis(900))).refresh_token("r0"))
+        .unwrap_or_else(|_| {
+            tab.sign_in(SignIn::new(jwt_expiring(T0)).refresh_token("r0"))
+                .unwrap()
+        });
+    let mut n = 0;
+    // Answer every call at once for a simulated minute, waking whenever the timer says.
+    while let Some(wake) = tab.io().timer.get() {
+        if wake > T0 + secs(60) {
+            break;
+        }
+        tab.io().clock.set(wake);
+        tab.feed(Event::Wake);
+        if let Some((call, _)) = tab
+            .io()
+            .calls
+            .borrow()
+            .last()
+            .cloned()
+            .filter(|_| tab.engine().in_flight())
+        {
+            n += 1;
+            let now = tab.io().now();
+            let answer_at = now + millis(50);
+            tab.io().clock.set(answer_at);
+            tab.feed(Event::Answered {
+                call,
+                result: Ok(Refreshed::new(jwt_expiring(answer_at) + &n.to_string())
+                    .refresh_token(format!("r{n}"))),
+            });
+        }
+    }
+    let calls = calls(&tab);
+    assert!(calls <= 61, "{calls} calls in a minute");
+    assert!(calls >= 30, "{calls} calls: it still refreshes");
+}
+
+#[test]
+fn zero_backoff_does_not_retry_in_a_loop() {
+    let tab = tab(Setup {
+        backoff: Backoff {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+        },
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Err(RefreshError::Transient("down".into())));
+    assert_eq!(
+        tab.io().timer.get(),
+        Some(T0 + secs(270) + millis(100)),
+        "the backoff is at least 100 ms"
+    );
+}
+
+#[test]
+fn huge_timeouts_are_clamped_to_what_a_browser_timer_can_wait() {
+    for timeout in [Duration::MAX, secs(60 * 86_400)] {
+        let tab = tab(Setup {
+            timeout,
+            ..Setup::default()
+        });
+        assert_eq!(
+            tab.engine().settings().timeout,
+            crate::refresh::schedule::MAX_TIMER_DELAY
+        );
+        sign_in(&tab, 300);
+        request(&tab);
+        assert!(tab.io().timer.get().is_some());
+    }
+}
+
+#[test]
+fn without_refresh_an_earlier_refresh_token_expiry_ends_the_session() {
+    let tab = tab(Setup {
+        refresh: false,
+        ..Setup::default()
+    });
+    tab.sign_in(
+        SignIn::new("a1")
+            .expires_in(secs(300))
+            .refresh_token("r1")
+            .refresh_expires_in(secs(100)),
+    )
+    .unwrap();
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(100)));
+    wake_at(&tab, secs(100));
+    assert!(!tab.engine().state().is_signed_in());
+}
+
+#[test]
+fn loading_at_start_up_ends_when_the_start_up_refresh_answers() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let first = tab_with(Setup::default(), &clock, &storage);
+    sign_in(&first, 300);
+    clock.set(T0 + secs(400));
+    let tab = tab_with(Setup::default(), &clock, &storage);
+    assert_eq!(tab.engine().status(), AuthStatus::Loading);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(tab.engine().status(), AuthStatus::Authenticated);
+}
