@@ -16,7 +16,9 @@
 //! - A sign-out or a new sign-in wins over every answer still out.
 //! - One flight at a time. It lives here, not in whoever awaits it: dropping a waiter, even the
 //!   first, changes nothing.
-//! - Refresh calls are at least [`MIN_SPACING`] apart; backoff and timeouts are clamped.
+//! - A refresh call comes at least [`MIN_SPACING`] after the previous one unless that one
+//!   failed (then the backoff, at least 100 ms and doubling, spaces them); timeouts are
+//!   clamped.
 //! - A rejected refresh signs out only when no earlier call with the same token is still out
 //!   and, for storage shared with other tabs, after [`SETTLE`] without another tab's tokens
 //!   arriving.
@@ -519,7 +521,12 @@ impl<U: UserState> Engine<U> {
         }
         let requested_for = session.chain_token().clone();
         let id = self.next_id();
-        let until = self.last_call_at.map_or(now, |at| at + MIN_SPACING);
+        // After a success the next call waits out the minimum spacing, whatever the tokens
+        // say; after failures the backoff (at least 100 ms, doubling) already spaces them.
+        let until = match self.last_call_at {
+            Some(at) if self.failures.count == 0 => at + MIN_SPACING,
+            _ => now,
+        };
         self.flight = Some(Flight {
             id,
             waiters: waiter.into_iter().collect(),

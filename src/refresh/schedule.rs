@@ -16,9 +16,9 @@ pub const MAX_TIMER_DELAY: Duration = Duration::from_millis(i32::MAX as u64);
 /// The shortest refresh interval honoured, so that a zero interval cannot spin.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The shortest time between two refresh calls of one store, whatever the tokens say: tokens
-/// living a second or less, or a clock far ahead of the server's, cannot make it refresh in a
-/// loop.
+/// The shortest time between a refresh call that did not fail and the next one of the same
+/// store, whatever the tokens say: tokens living a second or less, or a clock far ahead of the
+/// server's, cannot make it refresh in a loop. (After a failure, the [`Backoff`] spaces calls.)
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
 
 /// The shortest backoff delay honoured, so that a zero delay cannot retry a down server in a
