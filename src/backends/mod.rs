@@ -161,6 +161,27 @@ pub async fn post(
     body: Option<&Value>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
+    send(url, body, bearer, Some(REQUEST_TIMEOUT)).await
+}
+
+/// POSTs a refresh request and waits for the answer however long it takes. The session engine
+/// counts a slow refresh as failed after `RefreshConfig::timeout` but keeps listening: the
+/// server may already have rotated the refresh token, and the late answer is the only copy of
+/// the new one.
+pub(crate) async fn post_refresh(
+    url: &str,
+    body: Option<&Value>,
+    bearer: Option<&str>,
+) -> Result<Answer, BackendError> {
+    send(url, body, bearer, None).await
+}
+
+async fn send(
+    url: &str,
+    body: Option<&Value>,
+    bearer: Option<&str>,
+    timeout: Option<Duration>,
+) -> Result<Answer, BackendError> {
     #[cfg(target_arch = "wasm32")]
     {
         use futures::future::{select, Either};
@@ -182,7 +203,10 @@ pub async fn post(
             let body = response.text().await.unwrap_or_default();
             Ok(Answer { status, body })
         });
-        let timeout = Box::pin(gloo_timers::future::sleep(REQUEST_TIMEOUT));
+        let Some(timeout) = timeout else {
+            return sending.await;
+        };
+        let timeout = Box::pin(gloo_timers::future::sleep(timeout));
         match select(sending, timeout).await {
             Either::Left((answer, _)) => answer,
             Either::Right(_) => Err(BackendError::Transient(format!("{url} timed out"))),
@@ -190,7 +214,7 @@ pub async fn post(
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = (body, bearer);
+        let _ = (body, bearer, timeout);
         Err(BackendError::Transient(format!(
             "no network outside the browser ({url})"
         )))

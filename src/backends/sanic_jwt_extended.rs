@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::simplejwt::EXPIRY_DRIVEN;
-use super::{post, Answer, BackendError};
+use super::{post, post_refresh, Answer, BackendError};
 use crate::auth::UserState;
 use crate::refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshParams, Refreshed,
@@ -87,7 +87,7 @@ impl SanicJwtExtended {
                 let Some(refresh) = params.refresh_token else {
                     return Err(RefreshError::Rejected("no refresh token to send".into()));
                 };
-                refresh_answer(post(&url, None, Some(refresh.expose())).await?)
+                refresh_answer(post_refresh(&url, None, Some(refresh.expose())).await?)
             }
         })
     }

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{post, Answer, BackendError};
+use super::{post, post_refresh, Answer, BackendError};
 use crate::auth::UserState;
 use crate::refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshParams, Refreshed,
@@ -89,7 +89,7 @@ impl SimpleJwt {
                     return Err(RefreshError::Rejected("no refresh token to send".into()));
                 };
                 let body = json!({"refresh": refresh.expose()});
-                refresh_answer(post(&url, Some(&body), None).await?)
+                refresh_answer(post_refresh(&url, Some(&body), None).await?)
             }
         })
     }

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::error::AuthError;
 use crate::refresh::schedule::{
-    clamp_timeout, decide, in_backoff, Decision, Failures, Timing, MIN_SPACING,
+    clamp_timeout, decide, in_backoff, Decision, Failures, Timing, MIN_BACKOFF, MIN_SPACING,
 };
 use crate::refresh::{Refresh, RefreshError, RefreshOutcome, RefreshParams, Refreshed};
 use crate::state::{
@@ -38,7 +38,7 @@ use crate::storage::record;
 use crate::time::Timestamp;
 use crate::token::Token;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod simulation;
 #[cfg(test)]
 mod tests;
@@ -53,7 +53,12 @@ pub(crate) const SETTLE: Duration = Duration::from_millis(500);
 /// must see our new tokens rather than send the rotated-away one.
 pub(crate) const LOCK_LINGER: Duration = Duration::from_millis(150);
 
-/// Identifies a flight, a refresh call or a waiter.
+/// How long a tab keeps the cross-tab lock for a call that timed out but may still be
+/// answered: until then no other tab sends the same refresh token (which the server may have
+/// rotated already) and is refused for it.
+pub(crate) const LATE_CALL_HOLD: Duration = Duration::from_secs(300);
+
+/// Identifies a flight, a refresh call, a lock request or a waiter.
 pub(crate) type Id = u64;
 
 /// What the engine needs to know about the configuration.
@@ -71,6 +76,12 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// Whether the end of a refresh token is decided under the cross-tab lock (after a
+    /// re-read of storage) rather than by this tab's clock alone.
+    fn judges_expiry_under_lock(&self) -> bool {
+        self.shared && self.timing.is_some()
+    }
+
     pub(crate) fn new<U>(leeway: Duration, refresh: Option<&Refresh<U>>, shared: bool) -> Self {
         Self {
             leeway,
@@ -172,14 +183,24 @@ pub(crate) enum Command<U> {
 struct Call {
     id: Id,
     sent: Token,
+    since: Timestamp,
+}
+
+/// The cross-tab refresh lock, held by the engine rather than by one flight: a timed-out call
+/// keeps it after its flight ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    Free,
+    Wanted(Id),
+    Held(Id),
 }
 
 #[derive(Debug)]
 enum Phase {
     /// Waiting for [`MIN_SPACING`] since the last call to pass.
     Spacing { until: Timestamp },
-    /// Waiting for the cross-tab lock.
-    Locking,
+    /// Waiting for the cross-tab lock; the waiters get an answer at `patience` at the latest.
+    Locking { patience: Option<Timestamp> },
     /// The callback is running.
     Calling { call: Call, deadline: Timestamp },
     /// The server rejected `sent`; waiting for another tab's tokens before signing out.
@@ -192,12 +213,10 @@ enum Phase {
 
 #[derive(Debug)]
 struct Flight {
-    id: Id,
     waiters: Vec<Id>,
     /// The chain token when the flight started: if another tab replaces it before we hold
     /// the lock, its refresh is ours too.
     requested_for: Token,
-    holds_lock: bool,
     phase: Phase,
 }
 
@@ -216,6 +235,9 @@ pub(crate) struct Engine<U> {
     /// Calls whose flight ended (timeout, sign-out) but whose answer may still come.
     late: Vec<Call>,
     next_id: Id,
+    lock: Lock,
+    /// New tokens were written while the lock was held: linger before giving it back.
+    wrote_under_lock: bool,
     timer: Option<Timestamp>,
     unmounted: bool,
     out: Vec<Command<U>>,
@@ -230,11 +252,22 @@ impl<U: UserState> Engine<U> {
         stored: Option<String>,
         now: Timestamp,
     ) -> (Self, bool) {
-        let restored = record::restore::<U>(stored.as_deref(), now, settings.timing.is_some());
+        let mut restored = record::restore::<U>(stored.as_deref(), now, settings.timing.is_some());
+        if restored.clear && settings.judges_expiry_under_lock() {
+            // A refresh token that looks expired here may have been rotated by another tab a
+            // moment ago: keep the session (Loading) and judge it under the lock.
+            let session = stored
+                .as_deref()
+                .and_then(|text| record::decode(text, now).ok());
+            if let Some(session) = session.filter(|session| session.refresh_expired(now)) {
+                restored.state.adopt(session);
+                restored.clear = false;
+            }
+        }
         let loading = restored
             .state
             .session()
-            .is_some_and(|session| session.expires_at() <= now);
+            .is_some_and(|session| session.expires_at() <= now || session.refresh_expired(now));
         let engine = Self {
             settings,
             state: restored.state,
@@ -246,6 +279,8 @@ impl<U: UserState> Engine<U> {
             flight: None,
             late: Vec::new(),
             next_id: 0,
+            lock: Lock::Free,
+            wrote_under_lock: false,
             timer: None,
             unmounted: false,
             out: Vec::new(),
@@ -345,6 +380,8 @@ impl<U: UserState> Engine<U> {
         if !self.unmounted {
             self.decide(now);
         }
+        self.tend_lock(now);
+        self.arm_timer(now);
         let mut out = std::mem::take(&mut self.out);
         // Hooks run user code that may feed events itself: they go last.
         out.append(&mut self.hooks);
@@ -400,8 +437,13 @@ impl<U: UserState> Engine<U> {
         }
         self.seen = stored.text;
         let can_refresh = self.settings.timing.is_some();
+        let under_lock = self.settings.judges_expiry_under_lock();
         match stored.session {
-            Some(session) if !session.must_end(now, can_refresh) => {
+            // An expired-looking refresh token is judged under the lock (see `proceed`).
+            Some(session)
+                if !session.must_end(now, can_refresh)
+                    || (under_lock && session.refresh_expired(now)) =>
+            {
                 if self.state.session() == Some(&session) {
                     return;
                 }
@@ -461,21 +503,16 @@ impl<U: UserState> Engine<U> {
         self.info.last_error = Some(reason.to_owned());
     }
 
-    /// Ends the flight: answers its waiters, gives the lock back, and keeps a call still out
-    /// so that its answer is recognised when it comes.
-    fn finish(&mut self, outcome: RefreshOutcome, linger: bool) {
+    /// Ends the flight: answers its waiters and keeps a call still out, so that its answer is
+    /// recognised when it comes. `wrote`: it stored new tokens (the lock lingers).
+    fn finish(&mut self, outcome: RefreshOutcome, wrote: bool) {
         let Some(flight) = self.flight.take() else {
             return;
         };
         if let Phase::Calling { call, .. } = flight.phase {
             self.late.push(call);
         }
-        if flight.holds_lock {
-            self.out.push(Command::ReleaseLock {
-                flight: flight.id,
-                after: if linger { LOCK_LINGER } else { Duration::ZERO },
-            });
-        }
+        self.wrote_under_lock |= wrote;
         if !flight.waiters.is_empty() {
             self.out.push(Command::Resolve {
                 waiters: flight.waiters,
@@ -485,6 +522,38 @@ impl<U: UserState> Engine<U> {
         self.info.in_flight = false;
         self.loading = false;
         self.publish();
+    }
+
+    /// Until when a call that timed out with the current chain token may still be answered
+    /// with its rotation, during which no other tab may send that token.
+    fn late_call_guards(&self, now: Timestamp) -> Option<Timestamp> {
+        let chain = self.state.session()?.chain_token();
+        self.late
+            .iter()
+            .filter(|call| call.sent == *chain && now < call.since + LATE_CALL_HOLD)
+            .map(|call| call.since + LATE_CALL_HOLD)
+            .max()
+    }
+
+    /// Gives the lock back once neither a flight nor a late call needs it.
+    fn tend_lock(&mut self, now: Timestamp) {
+        let Lock::Held(id) = self.lock else {
+            return;
+        };
+        let flight_needs_it = self
+            .flight
+            .as_ref()
+            .is_some_and(|flight| !matches!(flight.phase, Phase::Spacing { .. }));
+        if flight_needs_it || self.late_call_guards(now).is_some() {
+            return;
+        }
+        self.lock = Lock::Free;
+        let after = if std::mem::take(&mut self.wrote_under_lock) {
+            LOCK_LINGER
+        } else {
+            Duration::ZERO
+        };
+        self.out.push(Command::ReleaseLock { flight: id, after });
     }
 
     /// Starts a refresh, or joins the one under way. `waiter` is `None` for the schedule's
@@ -520,18 +589,18 @@ impl<U: UserState> Engine<U> {
             );
         }
         let requested_for = session.chain_token().clone();
-        let id = self.next_id();
-        // After a success the next call waits out the minimum spacing, whatever the tokens
-        // say; after failures the backoff (at least 100 ms, doubling) already spaces them.
-        let until = match self.last_call_at {
-            Some(at) if self.failures.count == 0 => at + MIN_SPACING,
-            _ => now,
+        // The next call waits out the minimum spacing, whatever the tokens say; while failing,
+        // the backoff (at least 100 ms, doubling, from the last failure) spaces the calls, and
+        // never less than its minimum from the last call.
+        let spacing = if self.failures.count == 0 {
+            MIN_SPACING
+        } else {
+            MIN_BACKOFF
         };
+        let until = self.last_call_at.map_or(now, |at| at + spacing);
         self.flight = Some(Flight {
-            id,
             waiters: waiter.into_iter().collect(),
             requested_for,
-            holds_lock: false,
             phase: Phase::Spacing { until },
         });
         self.info.in_flight = true;
@@ -545,13 +614,20 @@ impl<U: UserState> Engine<U> {
             return;
         };
         match &flight.phase {
-            Phase::Spacing { until } if *until <= now => {
-                if self.settings.shared {
-                    flight.phase = Phase::Locking;
-                    let id = flight.id;
-                    self.out.push(Command::AcquireLock(id));
-                } else {
-                    self.call(now);
+            Phase::Spacing { until } if *until <= now => self.advance(now),
+            Phase::Locking {
+                patience: Some(patience),
+            } if *patience <= now => {
+                // Another tab's refresh holds the lock: answer the waiters, keep waiting.
+                let waiters = std::mem::take(&mut flight.waiters);
+                flight.phase = Phase::Locking { patience: None };
+                if !waiters.is_empty() {
+                    self.out.push(Command::Resolve {
+                        waiters,
+                        outcome: RefreshOutcome::Failed(
+                            "another tab's refresh is taking long".into(),
+                        ),
+                    });
                 }
             }
             Phase::Calling { deadline, .. } if *deadline <= now => {
@@ -570,6 +646,52 @@ impl<U: UserState> Engine<U> {
         }
     }
 
+    /// The spacing is over: take the lock (shared storage), then check and call.
+    fn advance(&mut self, now: Timestamp) {
+        if !self.settings.shared {
+            return self.proceed(now);
+        }
+        match self.lock {
+            Lock::Held(_) => return self.proceed(now),
+            Lock::Wanted(_) => {}
+            Lock::Free => {
+                let id = self.next_id();
+                self.lock = Lock::Wanted(id);
+                self.out.push(Command::AcquireLock(id));
+            }
+        }
+        if let Some(flight) = &mut self.flight {
+            flight.phase = Phase::Locking {
+                patience: Some(now + self.settings.timeout),
+            };
+        }
+    }
+
+    /// Holding the lock (or needing none), with storage just read: call, unless another tab
+    /// already replaced the tokens this flight was for.
+    fn proceed(&mut self, now: Timestamp) {
+        let Some(flight) = &self.flight else {
+            return;
+        };
+        match self.state.session() {
+            None => self.finish(RefreshOutcome::NotSignedIn, false),
+            Some(session) if *session.chain_token() != flight.requested_for => {
+                self.finish(RefreshOutcome::Refreshed, false)
+            }
+            // Checked under the lock with storage just read: no other tab holds newer tokens.
+            // An earlier call of ours may still bring them, though.
+            Some(session) if session.refresh_expired(now) => {
+                if self.late_call_guards(now).is_some() {
+                    let reason = "waiting for the answer to an earlier refresh".to_owned();
+                    self.finish(RefreshOutcome::Failed(reason), false);
+                } else {
+                    self.end_session("the refresh token expired".into());
+                }
+            }
+            Some(_) => self.call(now),
+        }
+    }
+
     fn call(&mut self, now: Timestamp) {
         let Some(session) = self.state.session() else {
             return self.finish(RefreshOutcome::NotSignedIn, false);
@@ -583,7 +705,11 @@ impl<U: UserState> Engine<U> {
         let id = self.next_id();
         if let Some(flight) = &mut self.flight {
             flight.phase = Phase::Calling {
-                call: Call { id, sent },
+                call: Call {
+                    id,
+                    sent,
+                    since: now,
+                },
                 deadline: now + self.settings.timeout,
             };
         }
@@ -592,27 +718,20 @@ impl<U: UserState> Engine<U> {
     }
 
     fn lock_granted(&mut self, now: Timestamp, id: Id) {
-        let ours = self
-            .flight
-            .as_mut()
-            .filter(|flight| flight.id == id && matches!(flight.phase, Phase::Locking));
-        let Some(flight) = ours else {
-            // The flight ended while it waited for the lock.
+        if self.lock != Lock::Wanted(id) {
+            // Nobody here wants it any more.
             self.out.push(Command::ReleaseLock {
                 flight: id,
                 after: Duration::ZERO,
             });
             return;
-        };
-        flight.holds_lock = true;
-        let requested_for = flight.requested_for.clone();
-        // Storage was read with this event: another tab may have refreshed meanwhile.
-        match self.state.session() {
-            None => self.finish(RefreshOutcome::NotSignedIn, false),
-            Some(session) if *session.chain_token() != requested_for => {
-                self.finish(RefreshOutcome::Refreshed, false)
-            }
-            Some(_) => self.call(now),
+        }
+        self.lock = Lock::Held(id);
+        if matches!(
+            self.flight.as_ref().map(|flight| &flight.phase),
+            Some(Phase::Locking { .. })
+        ) {
+            self.proceed(now);
         }
     }
 
@@ -743,6 +862,7 @@ impl<U: UserState> Engine<U> {
     }
 
     fn unmount(&mut self) {
+        self.unmounted = true;
         if let Some(flight) = &mut self.flight {
             let waiters = std::mem::take(&mut flight.waiters);
             if !waiters.is_empty() {
@@ -752,17 +872,15 @@ impl<U: UserState> Engine<U> {
                 });
             }
         }
-        self.unmounted = true;
-        // A call still out keeps its flight (and lock) until its answer is stored; anything
-        // else ends now.
+        // What the server is part of finishes, holding the lock: a call still out (its answer
+        // is stored) and the settle after a rejection (another provider must not resend the
+        // refused token meanwhile). Anything else ends now.
         if !matches!(
             self.flight.as_ref().map(|flight| &flight.phase),
-            Some(Phase::Calling { .. })
+            Some(Phase::Calling { .. } | Phase::Settling { .. })
         ) {
             self.finish(RefreshOutcome::Stale, false);
         }
-        self.timer = None;
-        self.out.push(Command::SetTimer(None));
     }
 
     /// Asks the schedule what to do now, does it, and sets the one timer.
@@ -773,13 +891,28 @@ impl<U: UserState> Engine<U> {
             &self.failures,
             now,
         );
+        // A call with the current chain token still out may bring its rotation, with a new
+        // expiry: the session does not end under it (the late-call hold bounds the wait).
+        let call_out = matches!(
+            self.flight.as_ref().map(|flight| &flight.phase),
+            Some(Phase::Calling { call, .. })
+                if self.state.session().is_some_and(|s| *s.chain_token() == call.sent)
+        ) || self.late_call_guards(now).is_some();
+        let refresh_expired = self
+            .state
+            .session()
+            .is_some_and(|session| session.refresh_expired(now));
         match decision {
+            Decision::SignOutNow if call_out => {}
+            // With shared storage another tab may have rotated the refresh token a moment
+            // ago: look under the lock before ending the session (see `proceed`).
+            Decision::SignOutNow if refresh_expired && self.settings.judges_expiry_under_lock() => {
+                if self.flight.is_none() {
+                    self.request(now, None);
+                }
+            }
             Decision::SignOutNow => {
-                let reason = if self
-                    .state
-                    .session()
-                    .is_some_and(|session| session.refresh_expired(now))
-                {
+                let reason = if refresh_expired {
                     "the refresh token expired"
                 } else {
                     "the access token expired"
@@ -789,24 +922,35 @@ impl<U: UserState> Engine<U> {
             Decision::RefreshNow if self.flight.is_none() => self.request(now, None),
             _ => {}
         }
-        let scheduled = match decide(
-            self.state.session(),
-            self.settings.timing.as_ref(),
-            &self.failures,
-            now,
-        ) {
-            Decision::WakeAt(at) => Some(at),
-            _ => None,
+    }
+
+    /// Sets the one timer: the schedule's next decision, the end of the flight's phase, or
+    /// the end of the lock hold for a late call, whichever comes first.
+    fn arm_timer(&mut self, now: Timestamp) {
+        let scheduled = if self.unmounted {
+            None
+        } else {
+            match decide(
+                self.state.session(),
+                self.settings.timing.as_ref(),
+                &self.failures,
+                now,
+            ) {
+                Decision::WakeAt(at) => Some(at),
+                _ => None,
+            }
         };
         let phase_ends = self.flight.as_ref().and_then(|flight| match &flight.phase {
             Phase::Spacing { until } | Phase::Settling { until, .. } => Some(*until),
             Phase::Calling { deadline, .. } => Some(*deadline),
-            Phase::Locking => None,
+            Phase::Locking { patience } => *patience,
         });
-        let wake = match (scheduled, phase_ends) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // The end of a late call's guard: give the lock back, or end a session it held open.
+        let hold_ends = self.late_call_guards(now);
+        let wake = [scheduled, phase_ends, hold_ends]
+            .into_iter()
+            .flatten()
+            .min();
         if wake != self.timer {
             self.timer = wake;
             self.out.push(Command::SetTimer(wake));

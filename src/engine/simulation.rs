@@ -1,1 +1,1154 @@
+//! Deterministic simulation of the session engine: the proof that a session is never lost by
+//! mistake, by exploring interleavings rather than hand-picked scenarios.
+//!
+//! One to five tabs each run the real [`Driver`] and [`Engine`] over a simulated [`Io`]. They
+//! share one storage (reads are consistent; change events reach the other tabs late, in any
+//! order) and one cross-tab lock. A model token server speaks SimpleJWT: access and refresh
+//! lifetimes, rotation with blacklist after rotation, revocation and sign-out, and, in most
+//! histories, periods of 5xx, slow answers (past the timeout) and answers whose access token is
+//! unusable. Each tab's clock is off the server's by up to half an access-token lifetime and
+//! jumps; tabs sleep, close, open, and remount their provider mid-refresh; users sign in, sign
+//! out, update the user and make API calls that get 401s. After every step:
+//!
+//! - P1 no tab and no storage goes from signed in to signed out unless the server really
+//!   refused the chain (revoked, signed out, expired: within the clock skew) or a tab closed
+//!   while the server's answer with the rotated token was on its way (no client can keep
+//!   what it never received; counted as "orphaned");
+//! - P2 at quiescence (no call out, no flight, lock free) storage holds the newest refresh
+//!   token the server issued for a live chain;
+//! - P3 nothing signed out comes back: a tab or the storage never returns to a chain it left;
+//! - P4 in histories without failures, no refresh token is sent twice (one call per
+//!   access-token lifetime per chain, across all tabs);
+//! - P5 calls of one tab are at least 1 s apart after a success and 100 ms after a failure,
+//!   which bounds the calls per hour for any lifetime;
+//! - P6 nothing panics.
+//!
+//! `cargo test --lib simulation -- --nocapture` prints the figures. `SIM_HISTORIES=N` runs N
+//! histories (default 10,000); `SIM_SEED=S` replays history S with its log.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::refresh::schedule::{Backoff, MIN_BACKOFF};
+use crate::token::tests::jwt;
+
+type User = u32;
+type Tab = Driver<User, SimIo>;
+
+/// Server time at the start of every history.
+const START: u64 = 1_700_000_000_000;
+/// Histories per run: `cargo xtask test` runs the optimised build (seconds); an unoptimised
+/// `cargo test` runs fewer so that it stays quick.
+const DEFAULT_HISTORIES: u64 = if cfg!(debug_assertions) { 300 } else { 10_000 };
+
+/// The shape of one history.
+#[derive(Debug, Clone)]
+struct Knobs {
+    tabs: usize,
+    access_ms: u64,
+    refresh_ms: u64,
+    settings: Settings,
+    failures: bool,
+    actions: u32,
+}
+
+impl Knobs {
+    fn draw(rng: &mut StdRng) -> Self {
+        let access_ms =
+            [1_000, 2_000, 3_000, 5_000, 10_000, 30_000, 60_000, 300_000][rng.gen_range(0..8)];
+        let refresh_ms = match rng.gen_range(0..4) {
+            0 => access_ms * 3,
+            1 => access_ms * 10,
+            2 => access_ms * 100,
+            _ => 86_400_000,
+        };
+        let leeway = Duration::from_secs([0, 1, 5, 30][rng.gen_range(0..4)]);
+        let interval = if rng.gen_bool(0.2) {
+            Duration::from_millis(access_ms / 2)
+        } else {
+            Duration::from_secs(86_400)
+        };
+        let backoff = if rng.gen_bool(0.3) {
+            Backoff {
+                initial: Duration::ZERO,
+                max: Duration::ZERO,
+            }
+        } else {
+            Backoff::default()
+        };
+        Self {
+            tabs: rng.gen_range(1..=5),
+            access_ms,
+            refresh_ms,
+            settings: Settings {
+                leeway,
+                timing: Some(Timing {
+                    interval,
+                    leeway,
+                    backoff,
+                }),
+                timeout: Duration::from_secs([2, 30][rng.gen_range(0..2)]),
+                shared: true,
+            },
+            failures: rng.gen_bool(0.7),
+            actions: rng.gen_range(10..40),
+        }
+    }
+
+    fn skew(&self, rng: &mut StdRng) -> i64 {
+        let half = i64::try_from(self.access_ms / 2).unwrap_or(0);
+        rng.gen_range(-half..=half)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    Down,
+    Slow,
+    Unusable,
+}
+
+#[derive(Debug)]
+struct Chain {
+    latest: String,
+    latest_exp: u64,
+    ended: Option<&'static str>,
+    orphaned: bool,
+}
+
+/// SimpleJWT with `ROTATE_REFRESH_TOKENS` and `BLACKLIST_AFTER_ROTATION`.
+#[derive(Debug, Default)]
+struct Server {
+    minted: u64,
+    chains: Vec<Chain>,
+    refresh: HashMap<String, (usize, u64)>,
+    access: HashMap<String, (usize, u64)>,
+    presented: HashMap<String, u32>,
+    calls: u64,
+}
+
+impl Server {
+    fn mint(&mut self, kind: &str, exp_ms: u64) -> String {
+        self.minted += 1;
+        jwt(&format!(
+            r#"{{"exp":{},"jti":"{kind}{}"}}"#,
+            exp_ms / 1000,
+            self.minted
+        ))
+    }
+
+    fn issue(&mut self, chain: usize, t: u64, knobs: &Knobs) -> (String, String) {
+        let access_exp = t + knobs.access_ms;
+        let refresh_exp = t + knobs.refresh_ms;
+        let access = self.mint("a", access_exp);
+        let refresh = self.mint("r", refresh_exp);
+        self.access.insert(access.clone(), (chain, access_exp));
+        self.refresh.insert(refresh.clone(), (chain, refresh_exp));
+        let chain = &mut self.chains[chain];
+        chain.latest = refresh.clone();
+        chain.latest_exp = refresh_exp / 1000 * 1000;
+        (access, refresh)
+    }
+
+    fn login(&mut self, t: u64, knobs: &Knobs) -> (String, String) {
+        self.chains.push(Chain {
+            latest: String::new(),
+            latest_exp: 0,
+            ended: None,
+            orphaned: false,
+        });
+        self.issue(self.chains.len() - 1, t, knobs)
+    }
+
+    fn chain_of(&self, refresh: &str) -> Option<usize> {
+        self.refresh.get(refresh).map(|(chain, _)| *chain)
+    }
+
+    /// POST /api/token/refresh/. Returns the answer and the chain it rotated, if any.
+    fn refresh(
+        &mut self,
+        t: u64,
+        params: &RefreshParams<User>,
+        mode: Mode,
+        knobs: &Knobs,
+        rng: &mut StdRng,
+    ) -> (Result<Refreshed<User>, RefreshError>, Option<usize>) {
+        if mode == Mode::Down {
+            return (Err(RefreshError::Transient("HTTP 503".into())), None);
+        }
+        let sent = params
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        *self.presented.entry(sent.clone()).or_default() += 1;
+        let Some(&(chain, exp)) = self.refresh.get(&sent) else {
+            return (Err(RefreshError::Rejected("Token is invalid".into())), None);
+        };
+        if let Some(why) = self.chains[chain].ended {
+            return (Err(RefreshError::Rejected(why.into())), None);
+        }
+        if self.chains[chain].latest != sent {
+            return (
+                Err(RefreshError::Rejected("Token is blacklisted".into())),
+                None,
+            );
+        }
+        if exp / 1000 * 1000 <= t {
+            self.chains[chain].ended = Some("Token is expired");
+            return (Err(RefreshError::Rejected("Token is expired".into())), None);
+        }
+        let (access, refresh) = self.issue(chain, t, knobs);
+        let access = if mode == Mode::Unusable {
+            match rng.gen_range(0..3) {
+                0 => "opaque-without-expiry".to_owned(),
+                1 => self.mint("a", t.saturating_sub(5_000)),
+                _ => params.auth_token.expose().to_owned(),
+            }
+        } else {
+            access
+        };
+        (
+            Ok(Refreshed::new(access).refresh_token(refresh)),
+            Some(chain),
+        )
+    }
+
+    /// GET /api/me with this access token.
+    fn accepts(&self, access: &str, t: u64) -> bool {
+        self.access.get(access).is_some_and(|&(chain, exp)| {
+            self.chains[chain].ended.is_none() && exp / 1000 * 1000 > t
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Delivery {
+    Action,
+    Timer {
+        instance: u64,
+        generation: u64,
+    },
+    Process {
+        instance: u64,
+        call: Id,
+        params: RefreshParams<User>,
+    },
+    Answer {
+        instance: u64,
+        call: Id,
+        result: Result<Refreshed<User>, RefreshError>,
+        rotated: Option<usize>,
+    },
+    Grant {
+        instance: u64,
+        flight: Id,
+    },
+    Release {
+        instance: u64,
+        flight: Id,
+    },
+    Storage {
+        instance: u64,
+    },
+}
+
+impl Delivery {
+    /// The tab this is delivered to (`None`: the server or the user).
+    fn instance(&self) -> Option<u64> {
+        match self {
+            Delivery::Action | Delivery::Process { .. } => None,
+            Delivery::Timer { instance, .. }
+            | Delivery::Answer { instance, .. }
+            | Delivery::Grant { instance, .. }
+            | Delivery::Release { instance, .. }
+            | Delivery::Storage { instance } => Some(*instance),
+        }
+    }
+}
+
+/// One provider: the current one of its tab, or an unmounted one whose call is still out.
+struct Instance {
+    tab: usize,
+    driver: Rc<Tab>,
+    mounted: bool,
+    timer_generation: u64,
+    chain: Option<usize>,
+    left: HashSet<usize>,
+    /// Tab time of the last call, and the tab's clock jumps then.
+    last_call: Option<(u64, u32)>,
+}
+
+struct TabState {
+    skew: i64,
+    jumps: u32,
+    asleep_until: u64,
+    open: bool,
+    instance: u64,
+}
+
+struct World {
+    t: u64,
+    seq: u64,
+    end: u64,
+    queue: BTreeMap<(u64, u64), Delivery>,
+    rng: StdRng,
+    knobs: Knobs,
+    mode: Mode,
+    storage: Option<String>,
+    storage_chain: Option<usize>,
+    storage_left: HashSet<usize>,
+    server: Server,
+    tabs: Vec<TabState>,
+    instances: BTreeMap<u64, Instance>,
+    next_instance: u64,
+    lock_holder: Option<(u64, Id)>,
+    lock_waiting: VecDeque<(u64, Id)>,
+    calls_out: u32,
+    actions_left: u32,
+    max_skew: u64,
+    log: Option<Vec<String>>,
+    orphaned: u32,
+    legit_sign_outs: u32,
+}
+
+impl World {
+    fn at(&mut self, delay: u64, delivery: Delivery) {
+        self.seq += 1;
+        self.queue.insert((self.t + delay, self.seq), delivery);
+    }
+
+    fn note(&mut self, text: impl FnOnce() -> String) {
+        if let Some(log) = &mut self.log {
+            log.push(format!("{:>9} ms  {}", self.t - START, text()));
+        }
+    }
+
+    fn tab_now(&self, tab: usize) -> Timestamp {
+        Timestamp::from_unix_millis(self.t.saturating_add_signed(self.tabs[tab].skew))
+    }
+
+    fn pump_lock(&mut self) {
+        if self.lock_holder.is_none() {
+            if let Some((instance, flight)) = self.lock_waiting.pop_front() {
+                self.lock_holder = Some((instance, flight));
+                self.at(1, Delivery::Grant { instance, flight });
+            }
+        }
+    }
+}
+
+struct SimIo {
+    world: Weak<RefCell<World>>,
+    instance: u64,
+    tab: usize,
+}
+
+impl SimIo {
+    fn with<R>(&self, act: impl FnOnce(&mut World) -> R) -> R {
+        let world = self.world.upgrade().expect("the world outlives its tabs");
+        let mut world = world.borrow_mut();
+        act(&mut world)
+    }
+}
+
+impl Io<User> for SimIo {
+    fn now(&self) -> Timestamp {
+        self.with(|w| w.tab_now(self.tab))
+    }
+
+    fn load(&self) -> Option<String> {
+        self.with(|w| w.storage.clone())
+    }
+
+    fn save(
+        &self,
+        text: Option<&str>,
+        _: Option<Timestamp>,
+        _: Timestamp,
+    ) -> Result<(), AuthError> {
+        self.with(|w| {
+            w.note(|| format!("#{} stores {}", self.instance, describe(text)));
+            w.storage = text.map(str::to_owned);
+            let others: Vec<u64> = w
+                .instances
+                .iter()
+                .filter(|(id, i)| **id != self.instance && i.mounted)
+                .map(|(id, _)| *id)
+                .collect();
+            for instance in others {
+                let delay = w.rng.gen_range(0..=1_500);
+                w.at(delay, Delivery::Storage { instance });
+            }
+        });
+        Ok(())
+    }
+
+    fn call_refresh(&self, call: Id, params: RefreshParams<User>) {
+        // The engine is not borrowed while its commands run: read whether it is failing.
+        let driver = self.with(|w| w.instances.get(&self.instance).map(|i| i.driver.clone()));
+        let failing = driver.is_some_and(|driver| driver.engine().failures.count > 0);
+        self.with(|w| {
+            w.calls_out += 1;
+            w.server.calls += 1;
+            let now = w.tab_now(self.tab).unix_millis();
+            let jumps = w.tabs[self.tab].jumps;
+            let instance = w
+                .instances
+                .get_mut(&self.instance)
+                .expect("calling instance");
+            // P5: spacing between calls of one provider on its own clock (unless the clock
+            // jumped in between): 1 s after a success, the backoff floor after a failure.
+            if let Some((last, last_jumps)) = instance.last_call.filter(|(_, j)| *j == jumps) {
+                let gap = now.saturating_sub(last);
+                let floor = if failing { MIN_BACKOFF } else { MIN_SPACING };
+                assert!(
+                    u128::from(gap) >= floor.as_millis(),
+                    "P5: #{} calls {gap} ms apart (tab time {last} then {now})",
+                    self.instance
+                );
+            }
+            instance.last_call = Some((now, jumps));
+            w.note(|| {
+                let sent = params
+                    .refresh_token
+                    .as_ref()
+                    .map_or("-".into(), |t| name(t.expose()));
+                format!("#{} call {call} sends {sent}", self.instance)
+            });
+            let up = w.rng.gen_range(1..=150);
+            w.at(
+                up,
+                Delivery::Process {
+                    instance: self.instance,
+                    call,
+                    params,
+                },
+            );
+        });
+    }
+
+    fn acquire_lock(&self, flight: Id) {
+        self.with(|w| {
+            w.note(|| format!("#{} wants the lock ({flight})", self.instance));
+            w.lock_waiting.push_back((self.instance, flight));
+            w.pump_lock();
+        });
+    }
+
+    fn release_lock(&self, flight: Id, after: Duration) {
+        self.with(|w| {
+            let after = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+            w.at(
+                after,
+                Delivery::Release {
+                    instance: self.instance,
+                    flight,
+                },
+            );
+        });
+    }
+
+    fn set_timer(&self, at: Option<Timestamp>, now: Timestamp) {
+        self.with(|w| {
+            let Some(instance) = w.instances.get_mut(&self.instance) else {
+                return;
+            };
+            instance.timer_generation += 1;
+            let generation = instance.timer_generation;
+            if let Some(at) = at {
+                let delay = u64::try_from(at.saturating_duration_since(now).as_millis())
+                    .unwrap_or(u64::MAX / 4)
+                    .min(u64::MAX / 4);
+                let late = w.rng.gen_range(0..=20);
+                w.at(
+                    delay + late,
+                    Delivery::Timer {
+                        instance: self.instance,
+                        generation,
+                    },
+                );
+            }
+        });
+    }
+
+    fn publish(&self, _: &AuthState<User>, _: AuthStatus, _: &RefreshInfo) {}
+
+    fn hook(&self, hook: Hook) {
+        self.with(|w| w.note(|| format!("#{} hook {hook:?}", self.instance)));
+    }
+
+    fn resolve(&self, waiter: Id, outcome: RefreshOutcome) {
+        self.with(|w| w.note(|| format!("#{} waiter {waiter}: {outcome:?}", self.instance)));
+    }
+}
+
+/// What one history came to.
+#[derive(Debug, Default)]
+struct Report {
+    steps: u64,
+    calls: u64,
+    violation: Option<String>,
+    log: Vec<String>,
+    orphaned: u32,
+    legit_sign_outs: u32,
+    hours: f64,
+}
+
+fn open_tab(world: &Rc<RefCell<World>>, tab: Option<usize>) -> u64 {
+    let (instance, tab, settings) = {
+        let mut w = world.borrow_mut();
+        w.next_instance += 1;
+        let instance = w.next_instance;
+        let tab = match tab {
+            Some(tab) => {
+                w.tabs[tab].instance = instance;
+                tab
+            }
+            None => {
+                let w = &mut *w;
+                let skew = w.knobs.skew(&mut w.rng);
+                w.max_skew = w.max_skew.max(skew.unsigned_abs());
+                w.tabs.push(TabState {
+                    skew,
+                    jumps: 0,
+                    asleep_until: 0,
+                    open: true,
+                    instance,
+                });
+                w.tabs.len() - 1
+            }
+        };
+        (instance, tab, w.knobs.settings)
+    };
+    let driver = Rc::new(Driver::new(
+        settings,
+        SimIo {
+            world: Rc::downgrade(world),
+            instance,
+            tab,
+        },
+    ));
+    world.borrow_mut().instances.insert(
+        instance,
+        Instance {
+            tab,
+            driver: driver.clone(),
+            mounted: true,
+            timer_generation: 0,
+            chain: None,
+            left: HashSet::new(),
+            last_call: None,
+        },
+    );
+    driver.feed(Event::Wake);
+    instance
+}
+
+fn driver_of(world: &Rc<RefCell<World>>, instance: u64) -> Option<Rc<Tab>> {
+    world
+        .borrow()
+        .instances
+        .get(&instance)
+        .map(|i| i.driver.clone())
+}
+
+/// A random mounted, open instance.
+fn some_tab(world: &Rc<RefCell<World>>) -> Option<(usize, u64)> {
+    let mut w = world.borrow_mut();
+    let open: Vec<(usize, u64)> = w
+        .tabs
+        .iter()
+        .enumerate()
+        .filter(|(_, tab)| tab.open)
+        .map(|(index, tab)| (index, tab.instance))
+        .collect();
+    if open.is_empty() {
+        return None;
+    }
+    let pick = w.rng.gen_range(0..open.len());
+    Some(open[pick])
+}
+
+fn act(world: &Rc<RefCell<World>>) {
+    let (kind, failures) = {
+        let mut w = world.borrow_mut();
+        (w.rng.gen_range(0..100u32), w.knobs.failures)
+    };
+    let Some((tab, instance)) = some_tab(world) else {
+        open_tab(world, None);
+        return;
+    };
+    let Some(driver) = driver_of(world, instance) else {
+        return;
+    };
+    match kind {
+        0..=9 => {
+            let (access, refresh) = {
+                let mut w = world.borrow_mut();
+                let t = w.t;
+                let knobs = w.knobs.clone();
+                w.note(|| format!("#{instance} signs in"));
+                w.server.login(t, &knobs)
+            };
+            let _ = driver.sign_in(SignIn::new(access).refresh_token(refresh).user(0));
+        }
+        10..=14 => {
+            let held = driver
+                .engine()
+                .state()
+                .session()
+                .and_then(|s| s.refresh_token().map(|t| t.expose().to_owned()));
+            let mut w = world.borrow_mut();
+            w.note(|| format!("#{instance} signs out"));
+            // The engine reads storage first: the stored chain is signed out too.
+            let stored = stored_refresh(&w).and_then(|r| w.server.chain_of(&r));
+            let held = held.and_then(|r| w.server.chain_of(&r));
+            for chain in [held, stored].into_iter().flatten() {
+                w.server.chains[chain].ended.get_or_insert("signed out");
+            }
+            drop(w);
+            driver.feed(Event::SignOut);
+        }
+        15..=29 => {
+            let user = world.borrow_mut().rng.gen();
+            world
+                .borrow_mut()
+                .note(|| format!("#{instance} updates the user"));
+            let _ = driver.update_user(user);
+        }
+        30..=49 => {
+            let access = driver
+                .engine()
+                .state()
+                .session()
+                .map(|s| s.auth_token().expose().to_owned());
+            let Some(access) = access else { return };
+            let accepted = {
+                let w = world.borrow();
+                w.server.accepts(&access, w.t)
+            };
+            if !accepted {
+                world
+                    .borrow_mut()
+                    .note(|| format!("#{instance} API call: 401, refresh"));
+                driver.feed(Event::RefreshRequested(driver.new_waiter()));
+            }
+        }
+        50..=52 => {
+            let mut w = world.borrow_mut();
+            let stored = stored_refresh(&w).and_then(|r| w.server.chain_of(&r));
+            if let Some(chain) = stored {
+                w.note(|| format!("server revokes chain {chain}"));
+                w.server.chains[chain].ended.get_or_insert("revoked");
+            }
+        }
+        53..=62 if failures => {
+            let mut w = world.borrow_mut();
+            let mode =
+                [Mode::Normal, Mode::Down, Mode::Slow, Mode::Unusable][w.rng.gen_range(0..4)];
+            w.note(|| format!("server mode {mode:?}"));
+            w.mode = mode;
+        }
+        63..=66 if failures => {
+            let open = world.borrow().tabs.iter().filter(|t| t.open).count();
+            if open > 1 {
+                close_tab(world, tab);
+            }
+        }
+        67..=71 => {
+            let open = world.borrow().tabs.iter().filter(|t| t.open).count();
+            if open < 5 && world.borrow().tabs.len() < 8 {
+                let opened = open_tab(world, None);
+                world.borrow_mut().note(|| format!("tab opens: #{opened}"));
+            }
+        }
+        72..=79 => {
+            world.borrow_mut().note(|| format!("#{instance} remounts"));
+            if let Some(old) = world.borrow_mut().instances.get_mut(&instance) {
+                old.mounted = false;
+            }
+            driver.feed(Event::Unmounted);
+            let new = open_tab(world, Some(tab));
+            world.borrow_mut().note(|| format!("  as #{new}"));
+        }
+        80..=87 => {
+            let mut w = world.borrow_mut();
+            let w = &mut *w;
+            let skew = w.knobs.skew(&mut w.rng);
+            w.max_skew = w.max_skew.max(skew.unsigned_abs());
+            w.note(|| format!("tab {tab} clock jumps to skew {skew} ms"));
+            w.tabs[tab].skew = skew;
+            w.tabs[tab].jumps += 1;
+        }
+        _ => {
+            let mut w = world.borrow_mut();
+            let sleep = w.rng.gen_range(1_000..=60_000);
+            w.note(|| format!("tab {tab} sleeps {sleep} ms"));
+            w.tabs[tab].asleep_until = w.t + sleep;
+        }
+    }
+}
+
+fn close_tab(world: &Rc<RefCell<World>>, tab: usize) {
+    let mut w = world.borrow_mut();
+    w.note(|| format!("tab {tab} closes"));
+    w.tabs[tab].open = false;
+    let gone: Vec<u64> = w
+        .instances
+        .iter()
+        .filter(|(_, i)| i.tab == tab)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in &gone {
+        w.instances.remove(id);
+    }
+    // Answers on their way to the closed tab are lost with it, and with them any rotation.
+    let lost: Vec<usize> = w
+        .queue
+        .values()
+        .filter_map(|delivery| match delivery {
+            Delivery::Answer {
+                instance,
+                rotated: Some(chain),
+                ..
+            } if gone.contains(instance) => Some(*chain),
+            _ => None,
+        })
+        .collect();
+    for chain in lost {
+        if !w.server.chains[chain].orphaned {
+            w.note(|| format!("chain {chain} orphaned: its tab closed"));
+            w.server.chains[chain].orphaned = true;
+            w.orphaned += 1;
+        }
+    }
+    if w.lock_holder
+        .is_some_and(|(holder, _)| gone.contains(&holder))
+    {
+        w.lock_holder = None;
+    }
+    w.lock_waiting.retain(|(id, _)| !gone.contains(id));
+    w.pump_lock();
+}
+
+fn deliver(world: &Rc<RefCell<World>>, delivery: Delivery) {
+    // A sleeping tab handles nothing until it wakes.
+    if let Some(instance) = delivery.instance() {
+        let mut w = world.borrow_mut();
+        let asleep_until = w
+            .instances
+            .get(&instance)
+            .map_or(0, |i| w.tabs[i.tab].asleep_until);
+        if asleep_until > w.t {
+            let delay = asleep_until - w.t;
+            w.at(delay, delivery);
+            return;
+        }
+    }
+    match delivery {
+        Delivery::Action => {
+            act(world);
+            let mut w = world.borrow_mut();
+            if w.actions_left > 0 {
+                w.actions_left -= 1;
+                let most = 2 * w.knobs.access_ms.min(60_000);
+                let gap = w.rng.gen_range(0..=most);
+                w.at(gap, Delivery::Action);
+            } else {
+                // A quiet tail: the server recovers, and the tabs settle.
+                w.mode = Mode::Normal;
+                w.end = w.t + 3 * w.knobs.access_ms.min(60_000) + 70_000;
+            }
+        }
+        Delivery::Timer {
+            instance,
+            generation,
+        } => {
+            let current = world
+                .borrow()
+                .instances
+                .get(&instance)
+                .is_some_and(|i| i.timer_generation == generation);
+            if current {
+                if let Some(driver) = driver_of(world, instance) {
+                    driver.feed(Event::Wake);
+                }
+            }
+        }
+        Delivery::Process {
+            instance,
+            call,
+            params,
+        } => {
+            let mut w = world.borrow_mut();
+            if !w.instances.contains_key(&instance) {
+                w.calls_out -= 1; // the tab closed before the request left
+                return;
+            }
+            let (t, mode, knobs) = (w.t, w.mode, w.knobs.clone());
+            let World { server, rng, .. } = &mut *w;
+            let (result, rotated) = server.refresh(t, &params, mode, &knobs, rng);
+            w.note(|| format!("#{instance} call {call}: server answers {}", brief(&result)));
+            let down = if mode == Mode::Slow {
+                w.rng.gen_range(500..=45_000)
+            } else {
+                w.rng.gen_range(1..=300)
+            };
+            w.at(
+                down,
+                Delivery::Answer {
+                    instance,
+                    call,
+                    result,
+                    rotated,
+                },
+            );
+        }
+        Delivery::Answer {
+            instance,
+            call,
+            result,
+            rotated,
+        } => {
+            world.borrow_mut().calls_out -= 1;
+            match driver_of(world, instance) {
+                Some(driver) => driver.feed(Event::Answered { call, result }),
+                None => {
+                    let mut w = world.borrow_mut();
+                    if let Some(chain) = rotated.filter(|c| !w.server.chains[*c].orphaned) {
+                        w.note(|| format!("chain {chain} orphaned: its tab closed"));
+                        w.server.chains[chain].orphaned = true;
+                        w.orphaned += 1;
+                    }
+                }
+            }
+        }
+        Delivery::Grant { instance, flight } => match driver_of(world, instance) {
+            Some(driver) => {
+                world
+                    .borrow_mut()
+                    .note(|| format!("#{instance} holds the lock ({flight})"));
+                driver.feed(Event::LockGranted(flight));
+            }
+            None => {
+                let mut w = world.borrow_mut();
+                if w.lock_holder == Some((instance, flight)) {
+                    w.lock_holder = None;
+                }
+                w.pump_lock();
+            }
+        },
+        Delivery::Release { instance, flight } => {
+            let mut w = world.borrow_mut();
+            if w.lock_holder == Some((instance, flight)) {
+                w.note(|| format!("#{instance} releases the lock ({flight})"));
+                w.lock_holder = None;
+                w.pump_lock();
+            }
+        }
+        Delivery::Storage { instance } => {
+            let mounted = world
+                .borrow()
+                .instances
+                .get(&instance)
+                .is_some_and(|i| i.mounted);
+            if mounted {
+                if let Some(driver) = driver_of(world, instance) {
+                    driver.feed(Event::StorageChanged);
+                }
+            }
+        }
+    }
+}
+
+fn brief(result: &Result<Refreshed<User>, RefreshError>) -> String {
+    match result {
+        Ok(refreshed) => format!(
+            "access {} refresh {}",
+            name(refreshed.auth_token.expose()),
+            refreshed
+                .refresh_token
+                .as_ref()
+                .map_or("-".into(), |t| name(t.expose()))
+        ),
+        Err(err) => err.to_string(),
+    }
+}
+
+/// A token's `jti`, to name it in the log.
+fn name(token: &str) -> String {
+    crate::token::Claims::decode(token)
+        .ok()
+        .and_then(|claims| claims.get::<String>("jti"))
+        .unwrap_or_else(|| "(opaque)".into())
+}
+
+/// What a stored record holds, for the log.
+fn describe(text: Option<&str>) -> String {
+    let session = text
+        .and_then(|text| record::decode::<User>(text, Timestamp::from_unix_millis(START * 2)).ok());
+    match session {
+        None => "nothing".into(),
+        Some(session) => format!(
+            "access {} refresh {}",
+            name(session.auth_token().expose()),
+            session
+                .refresh_token()
+                .map_or("-".into(), |t| name(t.expose()))
+        ),
+    }
+}
+
+/// The refresh token storage holds.
+fn stored_refresh(w: &World) -> Option<String> {
+    let text = w.storage.as_deref()?;
+    let session = record::decode::<User>(text, Timestamp::from_unix_millis(w.t)).ok()?;
+    session.refresh_token().map(|t| t.expose().to_owned())
+}
+
+/// Checks P1-P4 after a step; returns the first violation.
+fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
+    let mut w = world.borrow_mut();
+    let t = w.t;
+    let tolerance = w.max_skew + 1_000;
+    let legit = |server: &Server, chain: usize| {
+        let chain = &server.chains[chain];
+        chain.ended.is_some() || chain.orphaned || chain.latest_exp <= t + tolerance
+    };
+    let stored_chain = stored_refresh(&w).map(|r| (w.server.chain_of(&r), r));
+    // Storage: P1, P3.
+    let now_chain = stored_chain.as_ref().and_then(|(chain, _)| *chain);
+    if let Some(before) = w.storage_chain {
+        if now_chain.is_none() && !legit(&w.server, before) {
+            return Err(format!(
+                "P1: storage lost live chain {before} without a refusal"
+            ));
+        }
+        if now_chain != Some(before) {
+            w.storage_left.insert(before);
+        }
+    }
+    if let Some(chain) = now_chain {
+        if w.storage_chain != Some(chain) && w.storage_left.contains(&chain) {
+            return Err(format!("P3: chain {chain} came back into storage"));
+        }
+    }
+    w.storage_chain = now_chain;
+    // Tabs: P1, P3.
+    let ids: Vec<u64> = w.instances.keys().copied().collect();
+    for id in ids {
+        let (mounted, held) = {
+            let instance = &w.instances[&id];
+            let engine = instance.driver.engine();
+            let held = engine
+                .state()
+                .session()
+                .and_then(|s| s.refresh_token().map(|r| r.expose().to_owned()));
+            (instance.mounted, held)
+        };
+        if !mounted {
+            continue;
+        }
+        let now = held.and_then(|r| w.server.chain_of(&r));
+        let before = w.instances[&id].chain;
+        if let Some(before) = before {
+            // A chain storage already left was ended (checked then) or replaced by a new
+            // sign-in: a tab that follows storage out of it lost nothing.
+            let superseded = w.storage_left.contains(&before);
+            if now.is_none() && !superseded && !legit(&w.server, before) {
+                return Err(format!(
+                    "P1: tab #{id} signed out of live chain {before} without a refusal"
+                ));
+            }
+        }
+        let instance = w.instances.get_mut(&id).expect("listed");
+        if let Some(before) = before.filter(|b| now != Some(*b)) {
+            instance.left.insert(before);
+        }
+        if let Some(chain) = now.filter(|c| before != Some(*c)) {
+            if instance.left.contains(&chain) {
+                return Err(format!("P3: chain {chain} came back in tab #{id}"));
+            }
+        }
+        instance.chain = now;
+    }
+    // P2 at quiescence.
+    let quiet = w.calls_out == 0
+        && w.lock_holder.is_none()
+        && w.lock_waiting.is_empty()
+        && w.instances
+            .values()
+            .all(|instance| !instance.driver.engine().in_flight());
+    if let (true, Some((Some(chain), refresh))) = (quiet, &stored_chain) {
+        let chain_state = &w.server.chains[*chain];
+        if chain_state.ended.is_none()
+            && !chain_state.orphaned
+            && chain_state.latest_exp > t
+            && *refresh != chain_state.latest
+        {
+            return Err(format!(
+                "P2: at quiescence storage holds an old refresh token of live chain {chain}"
+            ));
+        }
+    }
+    // P4 without failures.
+    if !w.knobs.failures {
+        if let Some((token, times)) = w.server.presented.iter().find(|(_, n)| **n > 1) {
+            let chain = w.server.chain_of(token);
+            return Err(format!(
+                "P4: a refresh token of chain {chain:?} was sent {times} times"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn run(seed: u64, keep_log: bool) -> Report {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let knobs = Knobs::draw(&mut rng);
+    let world = Rc::new(RefCell::new(World {
+        t: START,
+        seq: 0,
+        end: u64::MAX,
+        queue: BTreeMap::new(),
+        actions_left: knobs.actions,
+        rng,
+        knobs: knobs.clone(),
+        mode: Mode::Normal,
+        storage: None,
+        storage_chain: None,
+        storage_left: HashSet::new(),
+        server: Server::default(),
+        tabs: Vec::new(),
+        instances: BTreeMap::new(),
+        next_instance: 0,
+        lock_holder: None,
+        lock_waiting: VecDeque::new(),
+        calls_out: 0,
+        max_skew: 0,
+        log: keep_log.then(Vec::new),
+        orphaned: 0,
+        legit_sign_outs: 0,
+    }));
+    world.borrow_mut().note(|| format!("{knobs:?}"));
+    let mut report = Report::default();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        for _ in 0..knobs.tabs {
+            open_tab(&world, None);
+        }
+        // The first tab signs in at once; then the actions begin.
+        world.borrow_mut().actions_left += 1;
+        let first = world.borrow().tabs[0].instance;
+        {
+            let mut w = world.borrow_mut();
+            let t = w.t;
+            let (access, refresh) = w.server.login(t, &knobs);
+            drop(w);
+            let driver = driver_of(&world, first).expect("first tab");
+            let _ = driver.sign_in(SignIn::new(access).refresh_token(refresh).user(0));
+        }
+        world.borrow_mut().at(1, Delivery::Action);
+        loop {
+            let next = world.borrow_mut().queue.pop_first();
+            let Some(((at, _), delivery)) = next else {
+                break;
+            };
+            if at > world.borrow().end {
+                break;
+            }
+            world.borrow_mut().t = at;
+            report.steps += 1;
+            deliver(&world, delivery);
+            if let Err(violation) = check(&world) {
+                return Some(violation);
+            }
+        }
+        None
+    }));
+    let mut w = world.borrow_mut();
+    report.violation = match outcome {
+        Ok(violation) => violation,
+        Err(panic) => Some(format!(
+            "P6/P5: panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default()
+        )),
+    };
+    report.calls = w.server.calls;
+    report.orphaned = w.orphaned;
+    report.legit_sign_outs = w.legit_sign_outs;
+    report.hours = (w.t - START) as f64 / 3_600_000.0;
+    report.log = w.log.take().unwrap_or_default();
+    // Break the world <-> tab links so that everything is dropped.
+    w.instances.clear();
+    report
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+/// Runs one history and fails with its log if it breaks a property: paste a failing seed here
+/// as a regression test.
+fn assert_history_holds(seed: u64) {
+    let report = run(seed, true);
+    if let Some(violation) = report.violation {
+        panic!(
+            "history {seed} broke {violation}\n{}",
+            report.log.join("\n")
+        );
+    }
+}
+
+#[test]
+fn simulation() {
+    if let Some(seed) = env_number("SIM_SEED") {
+        let report = run(seed, true);
+        println!("{}", report.log.join("\n"));
+        println!("history {seed}: {:?}", report.violation);
+        assert_history_holds(seed);
+        return;
+    }
+    let histories = env_number("SIM_HISTORIES").unwrap_or(DEFAULT_HISTORIES);
+    let (mut steps, mut calls, mut orphaned, mut hours) = (0u64, 0u64, 0u32, 0f64);
+    let mut violations = Vec::new();
+    for seed in 0..histories {
+        let report = run(seed, false);
+        steps += report.steps;
+        calls += report.calls;
+        orphaned += report.orphaned;
+        hours += report.hours;
+        if let Some(violation) = report.violation {
+            violations.push((seed, violation));
+        }
+    }
+    println!(
+        "simulation: {histories} histories, {steps} steps, {} violations \
+         ({calls} refresh calls over {hours:.1} simulated hours; {orphaned} chains orphaned \
+         by a tab closed while the rotated token was on its way)",
+        violations.len()
+    );
+    for (seed, violation) in violations.iter().take(10) {
+        println!("  history {seed}: {violation}");
+    }
+    if let Some((seed, violation)) = violations.first() {
+        let replay = run(*seed, true);
+        panic!(
+            "history {seed} broke {violation}\n{}\n\nreplay: SIM_SEED={seed} cargo test --lib \
+             engine::simulation -- --nocapture\nas a test: #[test] fn history_{seed}() \
+             {{ assert_history_holds({seed}); }}",
+            replay.log.join("\n")
+        );
+    }
+}

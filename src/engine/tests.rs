@@ -375,7 +375,11 @@ fn an_answer_after_unmount_is_stored_when_its_chain_is_current() {
     let (call, _) = last_call(&tab);
     tab.feed(Event::Unmounted);
     assert_eq!(outcome_of(&tab, waiter), Some(RefreshOutcome::Stale));
-    assert_eq!(tab.io().timer.get(), None);
+    assert_eq!(
+        tab.io().timer.get(),
+        Some(T0 + secs(30)),
+        "only the deadline of the call still out"
+    );
     answer(&tab, call, Ok(rotated(2)));
     assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
     assert!(tab.io().hooks.borrow().is_empty(), "no hooks after unmount");
