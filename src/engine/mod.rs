@@ -96,19 +96,15 @@ impl Settings {
     }
 }
 
-/// What storage holds: the raw record (to notice any change) and the session decoded from it
-/// (`None` when empty or unusable).
-pub(crate) struct Stored<U> {
+/// What storage holds: the raw record, decoded only when it differs from what the engine
+/// last saw (most events find storage unchanged).
+pub(crate) struct Stored {
     text: Option<String>,
-    session: Option<Session<U>>,
 }
 
-impl<U: UserState> Stored<U> {
-    pub(crate) fn read(text: Option<String>, now: Timestamp) -> Self {
-        let session = text
-            .as_deref()
-            .and_then(|text| record::decode(text, now).ok());
-        Self { text, session }
+impl Stored {
+    pub(crate) fn read(text: Option<String>) -> Self {
+        Self { text }
     }
 }
 
@@ -345,7 +341,7 @@ impl<U: UserState> Engine<U> {
     pub(crate) fn handle(
         &mut self,
         now: Timestamp,
-        stored: Stored<U>,
+        stored: Stored,
         event: Event<U>,
     ) -> Vec<Command<U>> {
         match event {
@@ -431,14 +427,18 @@ impl<U: UserState> Engine<U> {
 
     /// Follows what storage holds when another tab (or provider) changed it: adopts a live
     /// session, signs out (without writing) when it is gone or over.
-    fn sync(&mut self, now: Timestamp, stored: Stored<U>) {
+    fn sync(&mut self, now: Timestamp, stored: Stored) {
         if stored.text == self.seen {
             return;
         }
+        let session = stored
+            .text
+            .as_deref()
+            .and_then(|text| record::decode::<U>(text, now).ok());
         self.seen = stored.text;
         let can_refresh = self.settings.timing.is_some();
         let under_lock = self.settings.judges_expiry_under_lock();
-        match stored.session {
+        match session {
             // An expired-looking refresh token is judged under the lock (see `proceed`).
             Some(session)
                 if !session.must_end(now, can_refresh)
@@ -906,10 +906,14 @@ impl<U: UserState> Engine<U> {
             Decision::SignOutNow if call_out => {}
             // With shared storage another tab may have rotated the refresh token a moment
             // ago: look under the lock before ending the session (see `proceed`).
+            Decision::SignOutNow
+                if refresh_expired
+                    && self.settings.judges_expiry_under_lock()
+                    && self.flight.is_none() =>
+            {
+                self.request(now, None);
+            }
             Decision::SignOutNow if refresh_expired && self.settings.judges_expiry_under_lock() => {
-                if self.flight.is_none() {
-                    self.request(now, None);
-                }
             }
             Decision::SignOutNow => {
                 let reason = if refresh_expired {
@@ -1023,7 +1027,7 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
     /// Handles one event and carries out what it asks for.
     pub(crate) fn feed(&self, event: Event<U>) {
         let now = self.io.now();
-        let stored = Stored::read(self.io.load(), now);
+        let stored = Stored::read(self.io.load());
         let commands = self.engine.borrow_mut().handle(now, stored, event);
         self.execute(commands, now);
     }

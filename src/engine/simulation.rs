@@ -303,6 +303,8 @@ struct World {
     knobs: Knobs,
     mode: Mode,
     storage: Option<String>,
+    /// The last stored value decoded, and its refresh token.
+    decoded: (Option<String>, Option<String>),
     storage_chain: Option<usize>,
     storage_left: HashSet<usize>,
     server: Server,
@@ -406,7 +408,7 @@ impl Io<User> for SimIo {
                 .expect("calling instance");
             // P5: spacing between calls of one provider on its own clock (unless the clock
             // jumped in between): 1 s after a success, the backoff floor after a failure.
-            if let Some((last, last_jumps)) = instance.last_call.filter(|(_, j)| *j == jumps) {
+            if let Some((last, _)) = instance.last_call.filter(|(_, j)| *j == jumps) {
                 let gap = now.saturating_sub(last);
                 let floor = if failing { MIN_BACKOFF } else { MIN_SPACING };
                 assert!(
@@ -609,7 +611,7 @@ fn act(world: &Rc<RefCell<World>>) {
             let mut w = world.borrow_mut();
             w.note(|| format!("#{instance} signs out"));
             // The engine reads storage first: the stored chain is signed out too.
-            let stored = stored_refresh(&w).and_then(|r| w.server.chain_of(&r));
+            let stored = stored_refresh(&mut w).and_then(|r| w.server.chain_of(&r));
             let held = held.and_then(|r| w.server.chain_of(&r));
             for chain in [held, stored].into_iter().flatten() {
                 w.server.chains[chain].ended.get_or_insert("signed out");
@@ -644,7 +646,7 @@ fn act(world: &Rc<RefCell<World>>) {
         }
         50..=52 => {
             let mut w = world.borrow_mut();
-            let stored = stored_refresh(&w).and_then(|r| w.server.chain_of(&r));
+            let stored = stored_refresh(&mut w).and_then(|r| w.server.chain_of(&r));
             if let Some(chain) = stored {
                 w.note(|| format!("server revokes chain {chain}"));
                 w.server.chains[chain].ended.get_or_insert("revoked");
@@ -907,11 +909,16 @@ fn describe(text: Option<&str>) -> String {
     }
 }
 
-/// The refresh token storage holds.
-fn stored_refresh(w: &World) -> Option<String> {
-    let text = w.storage.as_deref()?;
-    let session = record::decode::<User>(text, Timestamp::from_unix_millis(w.t)).ok()?;
-    session.refresh_token().map(|t| t.expose().to_owned())
+/// The refresh token storage holds (decoded once per stored value).
+fn stored_refresh(w: &mut World) -> Option<String> {
+    if w.decoded.0 != w.storage {
+        let refresh = w.storage.as_deref().and_then(|text| {
+            let session = record::decode::<User>(text, Timestamp::from_unix_millis(w.t)).ok()?;
+            session.refresh_token().map(|t| t.expose().to_owned())
+        });
+        w.decoded = (w.storage.clone(), refresh);
+    }
+    w.decoded.1.clone()
 }
 
 /// Checks P1-P4 after a step; returns the first violation.
@@ -923,7 +930,7 @@ fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
         let chain = &server.chains[chain];
         chain.ended.is_some() || chain.orphaned || chain.latest_exp <= t + tolerance
     };
-    let stored_chain = stored_refresh(&w).map(|r| (w.server.chain_of(&r), r));
+    let stored_chain = stored_refresh(&mut w).map(|r| (w.server.chain_of(&r), r));
     // Storage: P1, P3.
     let now_chain = stored_chain.as_ref().and_then(|(chain, _)| *chain);
     if let Some(before) = w.storage_chain {
@@ -1024,6 +1031,7 @@ fn run(seed: u64, keep_log: bool) -> Report {
         knobs: knobs.clone(),
         mode: Mode::Normal,
         storage: None,
+        decoded: (None, None),
         storage_chain: None,
         storage_left: HashSet::new(),
         server: Server::default(),
@@ -1121,18 +1129,39 @@ fn simulation() {
         return;
     }
     let histories = env_number("SIM_HISTORIES").unwrap_or(DEFAULT_HISTORIES);
-    let (mut steps, mut calls, mut orphaned, mut hours) = (0u64, 0u64, 0u32, 0f64);
-    let mut violations = Vec::new();
-    for seed in 0..histories {
-        let report = run(seed, false);
-        steps += report.steps;
-        calls += report.calls;
-        orphaned += report.orphaned;
-        hours += report.hours;
-        if let Some(violation) = report.violation {
-            violations.push((seed, violation));
-        }
-    }
+    // Each history is independent and seeded: spread them over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let totals: Vec<(u64, u64, u32, f64, Vec<(u64, String)>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let (mut steps, mut calls, mut orphaned, mut hours) = (0, 0, 0, 0.0);
+                    let mut violations = Vec::new();
+                    for seed in (worker..histories).step_by(threads as usize) {
+                        let report = run(seed, false);
+                        steps += report.steps;
+                        calls += report.calls;
+                        orphaned += report.orphaned;
+                        hours += report.hours;
+                        if let Some(violation) = report.violation {
+                            violations.push((seed, violation));
+                        }
+                    }
+                    (steps, calls, orphaned, hours, violations)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a simulation worker panicked"))
+            .collect()
+    });
+    let steps: u64 = totals.iter().map(|t| t.0).sum();
+    let calls: u64 = totals.iter().map(|t| t.1).sum();
+    let orphaned: u32 = totals.iter().map(|t| t.2).sum();
+    let hours: f64 = totals.iter().map(|t| t.3).sum();
+    let mut violations: Vec<(u64, String)> = totals.into_iter().flat_map(|t| t.4).collect();
+    violations.sort();
     println!(
         "simulation: {histories} histories, {steps} steps, {} violations \
          ({calls} refresh calls over {hours:.1} simulated hours; {orphaned} chains orphaned \
