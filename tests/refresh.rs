@@ -290,3 +290,58 @@ async fn a_refresh_that_keeps_the_user_does_not_rerender_views_reading_only_the_
     drop(owner);
     mounted.unmount();
 }
+
+#[wasm_bindgen_test]
+async fn unmounting_mid_refresh_still_stores_the_rotated_refresh_token() {
+    let (calls, refresh) = counted_refresh(ms(300), |_| Ok(()));
+    let mounted = mount(AuthConfig::local_storage("refresh_unmount_mid").refresh(refresh));
+    mounted
+        .auth
+        .sign_in(
+            SignIn::new("a")
+                .expires_in(Duration::from_secs(600))
+                .refresh_token("refresh-0"),
+        )
+        .unwrap();
+    let auth = mounted.auth;
+    leptos::task::spawn_local(async move {
+        auth.refresh().await;
+    });
+    sleep(ms(100)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the call is out");
+    mounted.unmount();
+    sleep(ms(500)).await;
+    let stored = local_storage()
+        .get_item("refresh_unmount_mid")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        stored.contains("refresh-1") && stored.contains("refreshed-1"),
+        "the server rotated the token: the late answer is stored: {stored}"
+    );
+    local_storage().remove_item("refresh_unmount_mid").unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn dropping_the_caller_that_started_a_refresh_does_not_stall_refreshing() {
+    use futures::FutureExt;
+    let (calls, refresh) = counted_refresh(ms(200), |_| Ok(()));
+    let config = AuthConfig::local_storage("refresh_dropped")
+        .refresh(refresh)
+        .leeway(ms(800));
+    let mounted = mount(config);
+    sign_in_short(mounted.auth);
+    // Poll the first caller once (it starts the flight), then drop it, as an aborted Action
+    // or a select with a timeout would.
+    assert!(mounted.auth.refresh().now_or_never().is_none());
+    sleep(ms(400)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-1");
+    assert!(!mounted.auth.refresh_info().get_untracked().in_flight);
+    // The schedule goes on: refreshed-1 lives 3 s and is refreshed 0.8 s before it expires.
+    sleep(ms(2400)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the timer still runs");
+    assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-2");
+    mounted.auth.sign_out();
+    mounted.unmount();
+}

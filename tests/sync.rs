@@ -154,3 +154,46 @@ async fn two_tabs_refreshing_at_once_with_rotation_both_stay_signed_in() {
     first.unmount();
     second.unmount();
 }
+
+#[wasm_bindgen_test]
+async fn update_user_in_one_tab_while_the_other_refreshes_keeps_the_rotated_token() {
+    let (calls, refresh) = rotating_server();
+    let first = mount(AuthConfig::cookie("sync_update_user").refresh(refresh.clone()));
+    let second = mount(AuthConfig::cookie("sync_update_user").refresh(refresh));
+    first
+        .auth
+        .sign_in(
+            SignIn::new("access-0")
+                .expires_in(Duration::from_secs(600))
+                .refresh_token("refresh-0")
+                .user(User { name: "Ada".into() }),
+        )
+        .unwrap();
+    settle().await;
+    let auth = first.auth;
+    let refreshed = Arc::new(Mutex::new(None));
+    let slot = refreshed.clone();
+    leptos::task::spawn_local(async move {
+        *slot.lock().unwrap() = Some(auth.refresh().await);
+    });
+    // The server answers after 200 ms; meanwhile the other tab renames the user.
+    sleep(Duration::from_millis(50)).await;
+    second
+        .auth
+        .update_user(User {
+            name: "Countess".into(),
+        })
+        .unwrap();
+    sleep(Duration::from_millis(400)).await;
+    assert_eq!(*refreshed.lock().unwrap(), Some(RefreshOutcome::Refreshed));
+    assert_eq!(first.text(), "AuthenticatedCountessaccess-1");
+    assert_eq!(second.text(), "AuthenticatedCountessaccess-1");
+    // The next refresh sends the rotated token: had it been lost, the server would refuse.
+    assert_eq!(second.auth.refresh().await, RefreshOutcome::Refreshed);
+    settle().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(first.text(), "AuthenticatedCountessaccess-2");
+    first.auth.sign_out();
+    first.unmount();
+    second.unmount();
+}

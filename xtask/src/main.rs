@@ -10,8 +10,9 @@ use std::process::{exit, Command};
 const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench>
   test   install what is missing (wasm target, Chromium + chromedriver, wasm-bindgen-cli at
          the lockfile's version, trunk, the e2e npm packages), then run fmt, clippy (host and
-         wasm32), native tests, the refresh benchmark, the browser tests in headless Chromium
-         and the Playwright end-to-end suite
+         wasm32), native tests, the session simulation (10,000 seeded histories;
+         SIM_HISTORIES=N for more), the refresh benchmark, the browser tests in headless
+         Chromium and the Playwright end-to-end suite
   demo   run the demo app and demo server: http://127.0.0.1:8080
   e2e    only the Playwright end-to-end suite
   bench  print the refresh engine's figures for a simulated hour";
@@ -108,7 +109,12 @@ fn test() -> Result {
             .args(["doc", "--no-deps", "-p", "leptos-auth-kit"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
-    run("native tests", cargo().args(["test", "--workspace"]))?;
+    run(
+        "native tests",
+        // The session simulation runs next, optimised.
+        cargo().args(["test", "--workspace", "--", "--skip", "engine::simulation"]),
+    )?;
+    simulation()?;
     bench()?;
     run(
         "browser tests (headless Chromium)",
@@ -126,6 +132,24 @@ fn test() -> Result {
     e2e()?;
     println!("\nall checks passed");
     Ok(())
+}
+
+/// The deterministic multi-tab simulation of the session engine, optimised so that 10,000
+/// histories take seconds (`SIM_HISTORIES` runs more).
+fn simulation() -> Result {
+    run(
+        "session simulation (seeded multi-tab histories against a model token server)",
+        cargo().args([
+            "test",
+            "--release",
+            "-p",
+            "leptos-auth-kit",
+            "--lib",
+            "engine::simulation",
+            "--",
+            "--nocapture",
+        ]),
+    )
 }
 
 fn bench() -> Result {
