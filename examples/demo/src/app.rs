@@ -381,6 +381,26 @@ fn Tokens() -> impl IntoView {
         auth.state()
             .with(|s| s.session().is_some_and(|s| s.refresh_token().is_some()))
     };
+    // Changes the user state in place (`update_user`): a refresh running meanwhile, here or in
+    // another tab, keeps both its new tokens and the new name.
+    let renames = RwSignal::new(0u32);
+    let rename_error = RwSignal::new(String::new());
+    let rename = move |_| {
+        let Some(mut user) = auth.user().get_untracked() else {
+            return;
+        };
+        renames.update(|n| *n += 1);
+        let base = user
+            .username
+            .split('~')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        user.username = format!("{base}~{}", renames.get_untracked());
+        if let Err(err) = auth.update_user(user) {
+            rename_error.set(err.to_string());
+        }
+    };
     view! {
         <section data-page="tokens">
             <h1>"Token inspector"</h1>
@@ -388,6 +408,8 @@ fn Tokens() -> impl IntoView {
             <p>"Refresh token kept: " <span id="has-refresh">{move || has_refresh_token().to_string()}</span></p>
             <pre id="claims">{claims}</pre>
             <button id="refresh-now" on:click=refresh_now>"Refresh now"</button>
+            <button id="update-user" on:click=rename>"Rename (update_user)"</button>
+            <span id="update-error" class="error">{move || rename_error.get()}</span>
             <h2>"Refresh log"</h2>
             <ol id="refresh-log">
                 <For each=move || log.get().into_iter().enumerate() key=|(i, _)| *i let:entry>
