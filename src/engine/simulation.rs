@@ -588,6 +588,9 @@ fn act(world: &Rc<RefCell<World>>) {
         open_tab(world, None);
         return;
     };
+    if world.borrow().tabs[tab].asleep_until > world.borrow().t {
+        return; // nobody clicks in a frozen tab
+    }
     let Some(driver) = driver_of(world, instance) else {
         return;
     };
@@ -694,7 +697,8 @@ fn act(world: &Rc<RefCell<World>>) {
             let mut w = world.borrow_mut();
             let sleep = w.rng.gen_range(1_000..=60_000);
             w.note(|| format!("tab {tab} sleeps {sleep} ms"));
-            w.tabs[tab].asleep_until = w.t + sleep;
+            // A second sleep extends the first, never shortens it.
+            w.tabs[tab].asleep_until = w.tabs[tab].asleep_until.max(w.t + sleep);
         }
     }
 }
@@ -1062,6 +1066,9 @@ fn run(seed: u64, keep_log: bool) -> Report {
             drop(w);
             let driver = driver_of(&world, first).expect("first tab");
             let _ = driver.sign_in(SignIn::new(access).refresh_token(refresh).user(0));
+        }
+        if let Err(violation) = check(&world) {
+            return Some(violation);
         }
         world.borrow_mut().at(1, Delivery::Action);
         loop {
