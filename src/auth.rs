@@ -231,11 +231,9 @@ impl<U: UserState> Auth<U> {
     /// [`Auth::start`].
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
         let storage = config.storage();
-        let settings = Settings::new(
-            config.leeway,
-            config.refresh.as_ref(),
-            config.shared() != crate::sync::Shared::No,
-        );
+        // Providers of one tab share sessionStorage too (a remount): it takes the lock as well.
+        let shared = !matches!(config.storage, crate::config::StorageChoice::Memory(_));
+        let settings = Settings::new(config.leeway, config.refresh.as_ref(), shared);
         let published = Published {
             state: RwSignal::new(AuthState::signed_out()),
             status: RwSignal::new(AuthStatus::Unauthenticated),
@@ -392,11 +390,10 @@ impl<U: UserState> Auth<U> {
     pub(crate) fn shutdown(&self) {
         if let Some(shell) = self.shell() {
             shell.feed(Event::Unmounted);
+            // The engine keeps only the timers of what it still finishes (a call's deadline,
+            // the late-call hold); they go with the driver once nothing holds it.
             #[cfg(target_arch = "wasm32")]
-            {
-                shell.io().timer.borrow_mut().take();
-                shell.io().tab_sync.borrow_mut().take();
-            }
+            shell.io().tab_sync.borrow_mut().take();
         }
     }
 }

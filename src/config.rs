@@ -218,6 +218,7 @@ impl<U> AuthConfig<U> {
     }
 
     /// How other tabs share this storage.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn shared(&self) -> crate::sync::Shared {
         match self.storage {
             StorageChoice::Cookie(_) => crate::sync::Shared::Cookie,

@@ -12,6 +12,7 @@
 
 /// Which cross-tab mechanism a storage needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) enum Shared {
     /// Per-tab storage: nothing to share.
     No,
@@ -30,6 +31,7 @@ mod browser {
     use js_sys::{Function, Promise, Reflect};
     use wasm_bindgen::prelude::Closure;
     use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
 
     use super::Shared;
 
@@ -162,10 +164,19 @@ mod browser {
             })
         });
         let lock_name = JsValue::from_str(&format!("{}:refresh", channel_name(name)));
-        if request.call2(&locks, &lock_name, &held).is_err() {
-            if let Some(granted) = granted.take() {
-                wasm_bindgen_futures::spawn_local(async move { granted() });
+        let requested = request.call2(&locks, &lock_name, &held);
+        // A refusal may come as a throw or as a rejected promise; either way the refresh goes
+        // on without the lock rather than waiting for a grant that never comes.
+        wasm_bindgen_futures::spawn_local(async move {
+            let refused = match requested {
+                Ok(promise) => JsFuture::from(Promise::from(promise)).await.is_err(),
+                Err(_) => true,
+            };
+            if refused {
+                if let Some(granted) = granted.take() {
+                    granted();
+                }
             }
-        }
+        });
     }
 }

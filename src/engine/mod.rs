@@ -108,8 +108,7 @@ impl Stored {
     }
 }
 
-/// Something that happened.
-#[derive(Debug)]
+/// Something that happened. (No `Debug`: records hold tokens.)
 pub(crate) enum Event<U> {
     /// The timer fired (or something else asks to re-decide now).
     Wake,
@@ -148,8 +147,7 @@ pub(crate) enum Hook {
     SessionExpired,
 }
 
-/// Something for the shell to do, in order.
-#[derive(Debug)]
+/// Something for the shell to do, in order. (No `Debug`: records hold tokens.)
 pub(crate) enum Command<U> {
     /// Call the refresh callback and feed its answer back as [`Event::Answered`].
     CallRefresh { call: Id, params: RefreshParams<U> },
@@ -180,6 +178,8 @@ struct Call {
     id: Id,
     sent: Token,
     since: Timestamp,
+    /// Its answer came: it is not waited for any more.
+    answered: bool,
 }
 
 /// The cross-tab refresh lock, held by the engine rather than by one flight: a timed-out call
@@ -210,8 +210,8 @@ enum Phase {
 #[derive(Debug)]
 struct Flight {
     waiters: Vec<Id>,
-    /// The chain token when the flight started: if another tab replaces it before we hold
-    /// the lock, its refresh is ours too.
+    /// The access token the flight is to replace: if another tab replaces it before we hold
+    /// the lock (with or without rotating the refresh token), its refresh is ours too.
     requested_for: Token,
     phase: Phase,
 }
@@ -510,7 +510,9 @@ impl<U: UserState> Engine<U> {
             return;
         };
         if let Phase::Calling { call, .. } = flight.phase {
-            self.late.push(call);
+            if !call.answered {
+                self.late.push(call);
+            }
         }
         self.wrote_under_lock |= wrote;
         if !flight.waiters.is_empty() {
@@ -537,6 +539,8 @@ impl<U: UserState> Engine<U> {
 
     /// Gives the lock back once neither a flight nor a late call needs it.
     fn tend_lock(&mut self, now: Timestamp) {
+        // Calls unanswered past the hold are given up on (a promise that never settles).
+        self.late.retain(|call| now < call.since + LATE_CALL_HOLD);
         let Lock::Held(id) = self.lock else {
             return;
         };
@@ -588,7 +592,7 @@ impl<U: UserState> Engine<U> {
                 RefreshOutcome::Failed(last.unwrap_or_else(|| "the last refresh failed".into())),
             );
         }
-        let requested_for = session.chain_token().clone();
+        let requested_for = session.auth_token().clone();
         // The next call waits out the minimum spacing, whatever the tokens say; while failing,
         // the backoff (at least 100 ms, doubling, from the last failure) spaces the calls, and
         // never less than its minimum from the last call.
@@ -597,7 +601,10 @@ impl<U: UserState> Engine<U> {
         } else {
             MIN_BACKOFF
         };
-        let until = self.last_call_at.map_or(now, |at| at + spacing);
+        // (`min`: a clock set back must not stall the flight.)
+        let until = self
+            .last_call_at
+            .map_or(now, |at| (at + spacing).min(now + spacing));
         self.flight = Some(Flight {
             waiters: waiter.into_iter().collect(),
             requested_for,
@@ -618,9 +625,12 @@ impl<U: UserState> Engine<U> {
             Phase::Locking {
                 patience: Some(patience),
             } if *patience <= now => {
-                // Another tab's refresh holds the lock: answer the waiters, keep waiting.
+                // Another tab's refresh holds the lock: answer the waiters, keep waiting (and
+                // answer later waiters after the same patience).
                 let waiters = std::mem::take(&mut flight.waiters);
-                flight.phase = Phase::Locking { patience: None };
+                flight.phase = Phase::Locking {
+                    patience: Some(now + self.settings.timeout),
+                };
                 if !waiters.is_empty() {
                     self.out.push(Command::Resolve {
                         waiters,
@@ -675,7 +685,7 @@ impl<U: UserState> Engine<U> {
         };
         match self.state.session() {
             None => self.finish(RefreshOutcome::NotSignedIn, false),
-            Some(session) if *session.chain_token() != flight.requested_for => {
+            Some(session) if *session.auth_token() != flight.requested_for => {
                 self.finish(RefreshOutcome::Refreshed, false)
             }
             // Checked under the lock with storage just read: no other tab holds newer tokens.
@@ -709,6 +719,7 @@ impl<U: UserState> Engine<U> {
                     id,
                     sent,
                     since: now,
+                    answered: false,
                 },
                 deadline: now + self.settings.timeout,
             };
@@ -736,11 +747,14 @@ impl<U: UserState> Engine<U> {
     }
 
     fn answered(&mut self, now: Timestamp, id: Id, result: Result<Refreshed<U>, RefreshError>) {
-        let current = match &self.flight {
+        let current = match &mut self.flight {
             Some(Flight {
                 phase: Phase::Calling { call, .. },
                 ..
-            }) if call.id == id => Some(call.sent.clone()),
+            }) if call.id == id => {
+                call.answered = true;
+                Some(call.sent.clone())
+            }
             _ => None,
         };
         let sent = match current.clone() {
@@ -765,7 +779,11 @@ impl<U: UserState> Engine<U> {
         match result {
             Ok(refreshed) => self.apply(now, &sent, refreshed, is_current),
             Err(RefreshError::Rejected(reason)) if is_current => {
-                if self.late.iter().any(|call| call.sent == sent) {
+                if self
+                    .late
+                    .iter()
+                    .any(|call| call.sent == sent && now < call.since + LATE_CALL_HOLD)
+                {
                     // An earlier call with this token is still out and may have rotated it.
                     let reason = format!(
                         "{reason} (an earlier refresh with the same token is still unanswered)"
@@ -800,6 +818,7 @@ impl<U: UserState> Engine<U> {
         {
             RefreshApplied::Applied => {
                 self.persist();
+                self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                 self.failures = Failures::default();
                 self.loading = false;
                 self.info.count += 1;
@@ -823,6 +842,7 @@ impl<U: UserState> Engine<U> {
                     .is_some_and(|session| session.chain_token() != sent);
                 if rotated {
                     self.persist();
+                    self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                     self.publish();
                 }
                 let reason = format!("the server sent an unusable token: {err}");
@@ -1077,9 +1097,17 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
                 Command::ReleaseLock { flight, after } => self.io.release_lock(flight, after),
                 Command::SetTimer(at) => self.io.set_timer(at, now),
                 Command::Publish => {
-                    let engine = self.engine.borrow();
-                    self.io
-                        .publish(engine.state(), engine.status(), engine.info());
+                    // Setting signals may run user code at once (an ImmediateEffect that signs
+                    // out): no borrow of the engine may be held then.
+                    let (state, status, info) = {
+                        let engine = self.engine.borrow();
+                        (
+                            engine.state().clone(),
+                            engine.status(),
+                            engine.info().clone(),
+                        )
+                    };
+                    self.io.publish(&state, status, &info);
                 }
                 Command::Hook(hook) => self.io.hook(hook),
                 Command::Resolve { waiters, outcome } => {

@@ -98,7 +98,8 @@ impl Failures {
 /// error, so a burst of 401s cannot hammer a server that is down.
 pub fn in_backoff(failures: &Failures, backoff: &Backoff, now: Timestamp) -> bool {
     match (failures.count, failures.last_at) {
-        (1.., Some(last_at)) => now < last_at + backoff.delay(failures.count),
+        // `min`: a clock set back must not stretch the backoff.
+        (1.., Some(last_at)) => now < last_at.min(now) + backoff.delay(failures.count),
         _ => false,
     }
 }
@@ -173,7 +174,7 @@ pub fn decide<U>(
         };
     };
     let due = match (failures.count, failures.last_at) {
-        (1.., Some(last_at)) => last_at + timing.backoff.delay(failures.count),
+        (1.., Some(last_at)) => last_at.min(now) + timing.backoff.delay(failures.count),
         _ => {
             // Never more than half the token's lifetime early: with short-lived tokens (shorter
             // than twice the leeway) refreshing `leeway` early would refresh in a loop.
