@@ -36,7 +36,7 @@ use crate::state::{
 };
 use crate::storage::record;
 use crate::time::Timestamp;
-use crate::token::Token;
+use crate::token::{Token, TokenInfo};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod simulation;
@@ -812,6 +812,9 @@ impl<U: UserState> Engine<U> {
     }
 
     fn apply(&mut self, now: Timestamp, sent: &Token, refreshed: Refreshed<U>, is_current: bool) {
+        if !is_current && self.is_older_than_current(&refreshed, now) {
+            return;
+        }
         match self
             .state
             .apply_refresh(sent, refreshed, now, self.settings.leeway)
@@ -857,6 +860,28 @@ impl<U: UserState> Engine<U> {
                 }
             }
         }
+    }
+
+    /// Whether a late answer carries nothing newer than the session: it does not rotate the
+    /// refresh token, and its access token expires no later than the current one. (Without
+    /// rotation the chain token never changes, so late answers arriving out of order would
+    /// otherwise put an older access token back.)
+    fn is_older_than_current(&self, refreshed: &Refreshed<U>, now: Timestamp) -> bool {
+        let Some(session) = self.state.session() else {
+            return false;
+        };
+        let rotates = refreshed
+            .refresh_token
+            .as_ref()
+            .is_some_and(|token| token != session.chain_token());
+        let expires_at = TokenInfo::inspect(
+            refreshed.auth_token.expose(),
+            refreshed.expires_in,
+            now,
+            self.settings.leeway,
+        )
+        .map(|info| info.expires_at);
+        !rotates && expires_at.is_ok_and(|at| at <= session.expires_at())
     }
 
     /// The settle time after a rejection is over: sign out unless another tab's tokens came.

@@ -826,3 +826,21 @@ fn two_tabs_with_refresh_for(refresh: Duration) -> (Tab, Tab, Rc<Cell<Timestamp>
     b.feed(Event::StorageChanged);
     (a, b, clock, storage)
 }
+
+#[test]
+fn without_rotation_late_answers_out_of_order_do_not_bring_back_an_older_access_token() {
+    let tab = tab(Setup {
+        timeout: secs(2),
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    request(&tab);
+    let (first, _) = last_call(&tab);
+    wake_at(&tab, secs(2)); // times out
+    wake_at(&tab, secs(3)); // the retry
+    let (second, _) = last_call(&tab);
+    answer(&tab, second, Ok(Refreshed::new("a3").expires_in(secs(300))));
+    at(&tab, secs(4));
+    answer(&tab, first, Ok(Refreshed::new("a2").expires_in(secs(290))));
+    assert_eq!(session(&tab).unwrap().auth_token().expose(), "a3");
+}
