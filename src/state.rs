@@ -267,7 +267,9 @@ pub enum RefreshApplied {
 }
 
 /// Signed out, or signed in with a [`Session`], plus a version counter bumped by every
-/// transition so that the result of a slow refresh can tell whether it still applies.
+/// transition (views and the HTTP client use it to notice that the session changed). Whether
+/// a refresh answer applies is decided by the token it sent ([`AuthState::apply_refresh`]),
+/// never by the version.
 ///
 /// ## Usage
 /// ```

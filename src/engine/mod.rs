@@ -230,6 +230,8 @@ pub(crate) struct Engine<U> {
     flight: Option<Flight>,
     /// Calls whose flight ended (timeout, sign-out) but whose answer may still come.
     late: Vec<Call>,
+    /// Chain tokens this engine itself replaced (its rotations, sign-ins and sign-outs).
+    retired: Vec<Token>,
     next_id: Id,
     lock: Lock,
     /// New tokens were written while the lock was held: linger before giving it back.
@@ -274,6 +276,7 @@ impl<U: UserState> Engine<U> {
             seen: if restored.clear { None } else { stored },
             flight: None,
             late: Vec::new(),
+            retired: Vec::new(),
             next_id: 0,
             lock: Lock::Free,
             wrote_under_lock: false,
@@ -436,6 +439,12 @@ impl<U: UserState> Engine<U> {
             .as_deref()
             .and_then(|text| record::decode::<U>(text, now).ok());
         self.seen = stored.text;
+        let stale = session
+            .as_ref()
+            .is_some_and(|s| self.retired.contains(s.chain_token()));
+        if let (true, Some(stale)) = (stale, &session) {
+            return self.heal(stale.clone());
+        }
         let can_refresh = self.settings.timing.is_some();
         let under_lock = self.settings.judges_expiry_under_lock();
         match session {
@@ -469,7 +478,38 @@ impl<U: UserState> Engine<U> {
         }
     }
 
+    /// Remembers a chain token this engine replaced (at most a few).
+    fn retire(&mut self, replaced: Option<Token>) {
+        const KEPT: usize = 8;
+        if let Some(token) = replaced.filter(|token| !self.retired.contains(token)) {
+            if self.retired.len() == KEPT {
+                self.retired.remove(0);
+            }
+            self.retired.push(token);
+        }
+    }
+
+    fn chain_token(&self) -> Option<Token> {
+        self.state.session().map(|s| s.chain_token().clone())
+    }
+
+    /// Storage went back to tokens this engine replaced: a tab with a stale view of storage
+    /// (Chromium hands writes to other tabs' processes a little late) wrote over newer ones,
+    /// say with `update_user`. Write ours back, keeping the user state it meant to set; when
+    /// signed out, clear again so nothing signed out comes back.
+    fn heal(&mut self, stale: Session<U>) {
+        if let Some(ours) = self.state.session().filter(|ours| ours.user != stale.user) {
+            let mut merged = ours.clone();
+            merged.user = stale.user;
+            self.state.adopt(merged);
+            self.publish();
+        }
+        self.persist();
+    }
+
     fn signed_in(&mut self, session: Session<U>, text: String) {
+        let replaced = self.chain_token();
+        self.retire(replaced.filter(|token| token != session.chain_token()));
         self.seen = Some(text);
         self.state.adopt(session);
         self.failures = Failures::default();
@@ -479,6 +519,8 @@ impl<U: UserState> Engine<U> {
     }
 
     fn sign_out(&mut self) {
+        let replaced = self.chain_token();
+        self.retire(replaced);
         self.state.sign_out();
         self.persist();
         self.failures = Failures::default();
@@ -820,6 +862,10 @@ impl<U: UserState> Engine<U> {
             .apply_refresh(sent, refreshed, now, self.settings.leeway)
         {
             RefreshApplied::Applied => {
+                let rotated = self.chain_token().filter(|token| token != sent);
+                if rotated.is_some() {
+                    self.retire(Some(sent.clone()));
+                }
                 self.persist();
                 self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                 self.failures = Failures::default();
@@ -844,6 +890,7 @@ impl<U: UserState> Engine<U> {
                     .session()
                     .is_some_and(|session| session.chain_token() != sent);
                 if rotated {
+                    self.retire(Some(sent.clone()));
                     self.persist();
                     self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                     self.publish();

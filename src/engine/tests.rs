@@ -844,3 +844,41 @@ fn without_rotation_late_answers_out_of_order_do_not_bring_back_an_older_access_
     answer(&tab, first, Ok(Refreshed::new("a2").expires_in(secs(290))));
     assert_eq!(session(&tab).unwrap().auth_token().expose(), "a3");
 }
+
+#[test]
+fn a_stale_write_of_a_rotated_token_is_healed_by_the_tab_that_rotated_it() {
+    // Chromium hands storage writes to other tabs' processes late: a tab that had not yet seen
+    // the rotation writes r1 back with its user update.
+    let (a, b, _clock, storage) = two_tabs();
+    request(&a);
+    grant(&a);
+    let (call, _) = last_call(&a);
+    answer(&a, call, Ok(rotated(2)));
+    let stale = {
+        let mut old = session(&b).unwrap();
+        old.user = Some("renamed elsewhere".into());
+        record::encode(&old).unwrap()
+    };
+    *storage.borrow_mut() = Some(stale);
+    a.feed(Event::StorageChanged);
+    let stored: Session<String> = record::decode(&storage.borrow().clone().unwrap(), T0).unwrap();
+    assert_eq!(
+        stored.refresh_token().unwrap().expose(),
+        "r2",
+        "the rotation is back"
+    );
+    assert_eq!(stored.user().map(String::as_str), Some("renamed elsewhere"));
+    b.feed(Event::StorageChanged);
+    assert_eq!(refresh_token(&b).as_deref(), Some("r2"));
+}
+
+#[test]
+fn a_stale_write_after_a_sign_out_is_cleared_again() {
+    let (a, b, _clock, storage) = two_tabs();
+    let stale = record::encode(&session(&b).unwrap()).unwrap();
+    a.feed(Event::SignOut);
+    *storage.borrow_mut() = Some(stale);
+    a.feed(Event::StorageChanged);
+    assert_eq!(*storage.borrow(), None, "nothing signed out comes back");
+    assert!(!a.engine().state().is_signed_in());
+}

@@ -116,7 +116,8 @@ pub enum RefreshOutcome {
     /// New tokens are in place, but the storage refused them (they stay in memory); the
     /// reason says why.
     RefreshedNotStored(String),
-    /// The session changed while the refresh ran (sign-out, new sign-in): result dropped.
+    /// The session moved on while the refresh ran (sign-out, new sign-in, or its token was
+    /// replaced meanwhile), or the provider unmounted: this answer was not applied.
     Stale,
     /// The server rejected the refresh: the user was signed out.
     SignedOut(String),

@@ -1,8 +1,8 @@
 //! When to refresh, retry or sign out.
 //!
-//! Pure: no timers, no web-sys, time is passed in. The driver asks [`decide`] what to do at
-//! `now` and sets one timer for the answer; a timer that fires late (laptop asleep, throttled
-//! tab) simply asks again, sees that the moment has passed, and acts once.
+//! Pure: no timers, no web-sys, time is passed in. The session engine asks [`decide`] what to
+//! do at `now` and sets one timer for the answer; a timer that fires late (laptop asleep,
+//! throttled tab) simply asks again, sees that the moment has passed, and acts once.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use crate::state::Session;
 use crate::time::{earliest, Timestamp};
 
 /// The longest delay a browser timer accepts (2³¹−1 ms, about 24.8 days); longer delays
-/// fire at once, so the driver never asks for more and re-decides when it wakes.
+/// fire at once, so the engine never asks for more and re-decides when it wakes.
 pub const MAX_TIMER_DELAY: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// The shortest refresh interval honoured, so that a zero interval cannot spin.
