@@ -2,8 +2,9 @@
 //! mistake, by exploring interleavings rather than hand-picked scenarios.
 //!
 //! One to five tabs each run the real [`Driver`] and [`Engine`] over a simulated [`Io`]. They
-//! share one storage (reads are consistent; change events reach the other tabs late, in any
-//! order) and one cross-tab lock. A model token server speaks SimpleJWT: access and refresh
+//! share one storage (change events reach the other tabs late, in any order; with
+//! `SIM_READ_LAG_MS`, reads too lag behind other tabs' writes, as Chromium hands them between
+//! processes) and one cross-tab lock. A model token server speaks SimpleJWT: access and refresh
 //! lifetimes, rotation with blacklist after rotation (or no rotation), revocation and
 //! sign-out, and, in most
 //! histories, periods of 5xx, slow answers (past the timeout) and answers whose access token is
@@ -26,7 +27,8 @@
 //! - P7 every caller waiting for a refresh is answered (checked after the quiet tail).
 //!
 //! `cargo test --lib simulation -- --nocapture` prints the figures. `SIM_HISTORIES=N` runs N
-//! histories (default 10,000); `SIM_SEED=S` replays history S with its log.
+//! histories (default 10,000); `SIM_SEED=S` replays history S with its log;
+//! `SIM_READ_LAG_MS=100` lets reads lag (known open: writes outside the lock).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -47,6 +49,14 @@ type Tab = Driver<User, SimIo>;
 const START: u64 = 1_700_000_000_000;
 /// Histories per run: `cargo xtask test` runs the optimised build (seconds); an unoptimised
 /// `cargo test` runs fewer so that it stays quick.
+/// The most a tab's view of storage lags behind other tabs' writes (`SIM_READ_LAG_MS`,
+/// default 0: reads are consistent). Kept under the lock's linger, which is what keeps the
+/// next lock holder from reading old tokens. With a lag, writes made outside the lock
+/// (sign-in, sign-out, `update_user`) can still race a refresh: see the session note.
+fn max_read_lag() -> u64 {
+    env_number("SIM_READ_LAG_MS").unwrap_or(0).min(140)
+}
+
 const DEFAULT_HISTORIES: u64 = if cfg!(debug_assertions) { 300 } else { 10_000 };
 
 /// The shape of one history.
@@ -298,6 +308,9 @@ struct Instance {
 
 struct TabState {
     skew: i64,
+    /// How late other tabs' storage writes become visible here (Chromium hands them to other
+    /// processes a little late); its own writes it sees at once.
+    lag: u64,
     jumps: u32,
     asleep_until: u64,
     open: bool,
@@ -313,6 +326,12 @@ struct World {
     knobs: Knobs,
     mode: Mode,
     storage: Option<String>,
+    /// What storage held before the oldest logged write.
+    before_log: Option<String>,
+    /// The largest read lag drawn for a tab.
+    max_lag: u64,
+    /// Recent writes (time, writing tab, value), for reads that lag behind.
+    writes: Vec<(u64, usize, Option<String>)>,
     /// The last stored value decoded, and its refresh token.
     decoded: (Option<String>, Option<String>),
     storage_chain: Option<usize>,
@@ -382,7 +401,19 @@ impl Io<User> for SimIo {
     }
 
     fn load(&self) -> Option<String> {
-        self.with(|w| w.storage.clone())
+        self.with(|w| {
+            let lag = w.tabs[self.tab].lag;
+            let visible = w
+                .writes
+                .iter()
+                .rev()
+                .find(|(at, tab, _)| *tab == self.tab || at + lag <= w.t);
+            match visible {
+                Some((_, _, value)) => value.clone(),
+                // Older than the log: the value before the first logged write.
+                None => w.before_log.clone(),
+            }
+        })
     }
 
     fn save(
@@ -398,12 +429,20 @@ impl Io<User> for SimIo {
                     record::decode::<User>(text?, Timestamp::from_unix_millis(w.t)).ok()?;
                 Some(session.auth_token().expose().to_owned())
             };
-            if let Some(old) = access(w.storage.as_deref()) {
-                if access(text).as_ref() != Some(&old) {
+            // Replaced by a newer token (a sign-out ends the chain: P1/P3 cover that).
+            if let (Some(old), Some(new)) = (access(w.storage.as_deref()), access(text)) {
+                if new != old {
                     w.replaced_access.insert(old);
                 }
             }
             w.storage = text.map(str::to_owned);
+            let (t, tab) = (w.t, self.tab);
+            w.writes.push((t, tab, w.storage.clone()));
+            // Keep only what a lagging read can still see.
+            while w.writes.len() > 1 && w.writes[0].0 + w.max_lag < t {
+                let (_, _, value) = w.writes.remove(0);
+                w.before_log = value;
+            }
             let others: Vec<u64> = w
                 .instances
                 .iter()
@@ -411,7 +450,9 @@ impl Io<User> for SimIo {
                 .map(|(id, _)| *id)
                 .collect();
             for instance in others {
-                let delay = w.rng.gen_range(0..=1_500);
+                // The event fires once the write is visible to that tab, or later.
+                let lag = w.instances.get(&instance).map_or(0, |i| w.tabs[i.tab].lag);
+                let delay = lag + w.rng.gen_range(0..=1_500);
                 w.at(delay, Delivery::Storage { instance });
             }
         });
@@ -554,8 +595,10 @@ fn open_tab(world: &Rc<RefCell<World>>, tab: Option<usize>) -> u64 {
                 let w = &mut *w;
                 let skew = w.knobs.skew(&mut w.rng);
                 w.max_skew = w.max_skew.max(skew.unsigned_abs());
+                let lag = w.rng.gen_range(0..=w.max_lag);
                 w.tabs.push(TabState {
                     skew,
+                    lag,
                     jumps: 0,
                     asleep_until: 0,
                     open: true,
@@ -1069,6 +1112,9 @@ fn run(seed: u64, keep_log: bool) -> Report {
         knobs: knobs.clone(),
         mode: Mode::Normal,
         storage: None,
+        before_log: None,
+        max_lag: max_read_lag(),
+        writes: Vec::new(),
         decoded: (None, None),
         storage_chain: None,
         storage_left: HashSet::new(),
