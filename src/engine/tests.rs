@@ -204,6 +204,16 @@ fn outcome_of(tab: &Tab, waiter: Id) -> Option<RefreshOutcome> {
         .map(|(_, outcome)| outcome.clone())
 }
 
+/// A tab signed in (300 s access token, refresh token `r1`) with a refresh call out: the tab,
+/// the waiter and the call.
+fn refreshing(setup: Setup) -> (Tab, Id, Id) {
+    let tab = tab(setup);
+    sign_in(&tab, 300);
+    let waiter = request(&tab);
+    let (call, _) = last_call(&tab);
+    (tab, waiter, call)
+}
+
 /// Two tabs sharing a clock and storage; the first signs in and the second has heard of it.
 fn two_tabs() -> (Tab, Tab, Rc<Cell<Timestamp>>, Shelf) {
     two_tabs_with_refresh_for(secs(86_400))
@@ -235,10 +245,7 @@ fn the_schedule_refreshes_leeway_before_expiry_and_stores_the_rotation() {
 
 #[test]
 fn update_user_in_this_tab_during_a_refresh_keeps_the_rotated_token() {
-    let tab = tab(Setup::default());
-    sign_in(&tab, 300);
-    request(&tab);
-    let (call, _) = last_call(&tab);
+    let (tab, _, call) = refreshing(Setup::default());
     tab.update_user("ada lovelace".into()).unwrap();
     answer(&tab, call, Ok(rotated(2)));
     let session = session(&tab).unwrap();
@@ -280,10 +287,7 @@ fn update_user_in_another_tab_during_a_refresh_keeps_the_rotated_token_and_the_u
 
 #[test]
 fn unusable_access_token_keeps_the_rotated_refresh_token_and_counts_as_a_failure() {
-    let tab = tab(Setup::default());
-    sign_in(&tab, 300);
-    let waiter = request(&tab);
-    let (call, _) = last_call(&tab);
+    let (tab, waiter, call) = refreshing(Setup::default());
     answer(
         &tab,
         call,
@@ -318,10 +322,7 @@ fn an_answer_with_the_same_access_token_is_a_transient_failure_with_backoff() {
 
 #[test]
 fn an_answer_after_the_timeout_is_stored_when_its_chain_is_current() {
-    let tab = tab(Setup::default());
-    sign_in(&tab, 300);
-    let waiter = request(&tab);
-    let (call, _) = last_call(&tab);
+    let (tab, waiter, call) = refreshing(Setup::default());
     wake_at(&tab, secs(30));
     assert!(matches!(
         outcome_of(&tab, waiter),
@@ -406,10 +407,7 @@ fn after_unmount_a_late_answer_for_a_chain_signed_out_elsewhere_is_dropped() {
 
 #[test]
 fn sign_out_and_new_sign_in_win_over_a_late_answer() {
-    let tab = tab(Setup::default());
-    sign_in(&tab, 300);
-    let waiter = request(&tab);
-    let (call, _) = last_call(&tab);
+    let (tab, waiter, call) = refreshing(Setup::default());
     tab.feed(Event::SignOut);
     assert_eq!(outcome_of(&tab, waiter), Some(RefreshOutcome::Stale));
     answer(&tab, call, Ok(rotated(2)));
@@ -451,10 +449,7 @@ fn fifty_requests_make_one_call_and_dropping_the_first_waiter_changes_nothing() 
 
 #[test]
 fn on_demand_refreshes_during_the_backoff_fail_at_once_without_a_call() {
-    let tab = tab(Setup::default());
-    sign_in(&tab, 300);
-    request(&tab);
-    let (call, _) = last_call(&tab);
+    let (tab, _, call) = refreshing(Setup::default());
     answer(&tab, call, Err(RefreshError::Transient("503".into())));
     let waiter = request(&tab);
     assert_eq!(
@@ -466,10 +461,7 @@ fn on_demand_refreshes_during_the_backoff_fail_at_once_without_a_call() {
 
 #[test]
 fn a_rejection_signs_out_at_once_for_per_tab_storage() {
-    let tab = tab(Setup::default());
-    sign_in(&tab, 300);
-    let waiter = request(&tab);
-    let (call, _) = last_call(&tab);
+    let (tab, waiter, call) = refreshing(Setup::default());
     answer(
         &tab,
         call,
