@@ -231,9 +231,11 @@ impl<U: UserState> Auth<U> {
     /// [`Auth::start`].
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
         let storage = config.storage();
-        // Providers of one tab share sessionStorage too (a remount): it takes the lock as well.
-        let shared = !matches!(config.storage, crate::config::StorageChoice::Memory(_));
-        let settings = Settings::new(config.leeway, config.refresh.as_ref(), shared);
+        let settings = Settings::new(
+            config.leeway,
+            config.refresh.as_ref(),
+            config.refresh_lock(),
+        );
         let published = Published {
             state: RwSignal::new(AuthState::signed_out()),
             status: RwSignal::new(AuthStatus::Unauthenticated),

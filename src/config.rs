@@ -227,6 +227,13 @@ impl<U> AuthConfig<U> {
         }
     }
 
+    /// Whether refreshes take the cross-tab lock (and settle before believing a rejection):
+    /// every storage another provider may share, in another tab or after a remount in this
+    /// one (sessionStorage too); not a memory storage.
+    pub(crate) fn refresh_lock(&self) -> bool {
+        !matches!(self.storage, StorageChoice::Memory(_))
+    }
+
     /// The storage this configuration writes to.
     pub fn storage(&self) -> Arc<dyn TokenStorage> {
         match &self.storage {

@@ -2,7 +2,7 @@
 //!
 //! Pure: no web-sys, no timers, no futures, no signals. Whoever runs it (the browser shell in
 //! `auth.rs`, the simulation in `simulation.rs`) hands it [`Event`]s, each with the time and
-//! what storage holds at that moment ([`Stored`]), and carries out the [`Command`]s it returns:
+//! what storage holds at that moment, and carries out the [`Command`]s it returns:
 //! call the refresh callback, persist, take or release the cross-tab lock, set the one timer,
 //! publish the state, run hooks and answer the callers waiting for a refresh. [`Driver`] is
 //! that loop, written once over an [`Io`] so the browser and the simulation run the same code.
@@ -93,18 +93,6 @@ impl Settings {
             timeout: clamp_timeout(refresh.map_or(Duration::ZERO, |refresh| refresh.timeout)),
             shared,
         }
-    }
-}
-
-/// What storage holds: the raw record, decoded only when it differs from what the engine
-/// last saw (most events find storage unchanged).
-pub(crate) struct Stored {
-    text: Option<String>,
-}
-
-impl Stored {
-    pub(crate) fn read(text: Option<String>) -> Self {
-        Self { text }
     }
 }
 
@@ -340,11 +328,12 @@ impl<U: UserState> Engine<U> {
         Ok((session, text))
     }
 
-    /// Handles one event at `now`, with storage holding `stored`.
+    /// Handles one event at `now`, with storage holding the record `stored` (decoded only
+    /// when it differs from what the engine last saw: most events find storage unchanged).
     pub(crate) fn handle(
         &mut self,
         now: Timestamp,
-        stored: Stored,
+        stored: Option<String>,
         event: Event<U>,
     ) -> Vec<Command<U>> {
         match event {
@@ -356,7 +345,7 @@ impl<U: UserState> Engine<U> {
             }
             Event::PersistFailed(reason) => {
                 // Our memory stays authoritative: nobody else wrote what storage holds.
-                self.seen = stored.text;
+                self.seen = stored;
                 self.info.last_error = Some(format!("could not store the session: {reason}"));
                 self.publish();
             }
@@ -430,19 +419,19 @@ impl<U: UserState> Engine<U> {
 
     /// Follows what storage holds when another tab (or provider) changed it: adopts a live
     /// session, signs out (without writing) when it is gone or over.
-    fn sync(&mut self, now: Timestamp, stored: Stored) {
-        if stored.text == self.seen {
+    fn sync(&mut self, now: Timestamp, stored: Option<String>) {
+        if stored == self.seen {
             return;
         }
         let session = stored
-            .text
             .as_deref()
             .and_then(|text| record::decode::<U>(text, now).ok());
-        self.seen = stored.text;
-        let stale = session
+        self.seen = stored;
+        let retired = &self.retired;
+        if let Some(stale) = session
             .as_ref()
-            .is_some_and(|s| self.retired.contains(s.chain_token()));
-        if let (true, Some(stale)) = (stale, &session) {
+            .filter(|s| retired.contains(s.chain_token()))
+        {
             return self.heal(stale.clone());
         }
         let can_refresh = self.settings.timing.is_some();
@@ -821,11 +810,7 @@ impl<U: UserState> Engine<U> {
         match result {
             Ok(refreshed) => self.apply(now, &sent, refreshed, is_current),
             Err(RefreshError::Rejected(reason)) if is_current => {
-                if self
-                    .late
-                    .iter()
-                    .any(|call| call.sent == sent && now < call.since + LATE_CALL_HOLD)
-                {
+                if self.late_call_guards(now).is_some() {
                     // An earlier call with this token is still out and may have rotated it.
                     let reason = format!(
                         "{reason} (an earlier refresh with the same token is still unanswered)"
@@ -857,15 +842,15 @@ impl<U: UserState> Engine<U> {
         if !is_current && self.is_older_than_current(&refreshed, now) {
             return;
         }
-        match self
+        let applied = self
             .state
-            .apply_refresh(sent, refreshed, now, self.settings.leeway)
-        {
+            .apply_refresh(sent, refreshed, now, self.settings.leeway);
+        let rotated = self.chain_token().is_some_and(|token| token != *sent);
+        if rotated {
+            self.retire(Some(sent.clone()));
+        }
+        match applied {
             RefreshApplied::Applied => {
-                let rotated = self.chain_token().filter(|token| token != sent);
-                if rotated.is_some() {
-                    self.retire(Some(sent.clone()));
-                }
                 self.persist();
                 self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                 self.failures = Failures::default();
@@ -885,12 +870,7 @@ impl<U: UserState> Engine<U> {
                 }
             }
             RefreshApplied::Unusable(err) => {
-                let rotated = self
-                    .state
-                    .session()
-                    .is_some_and(|session| session.chain_token() != sent);
                 if rotated {
-                    self.retire(Some(sent.clone()));
                     self.persist();
                     self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                     self.publish();
@@ -1119,7 +1099,7 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
     /// Handles one event and carries out what it asks for.
     pub(crate) fn feed(&self, event: Event<U>) {
         let now = self.io.now();
-        let stored = Stored::read(self.io.load());
+        let stored = self.io.load();
         let commands = self.engine.borrow_mut().handle(now, stored, event);
         self.execute(commands, now);
     }

@@ -214,6 +214,19 @@ fn refreshing(setup: Setup) -> (Tab, Id, Id) {
     (tab, waiter, call)
 }
 
+/// A tab whose first refresh call (2 s timeout) timed out and was retried after the backoff:
+/// the tab, the first call and the retry, both sending `r1`.
+fn timed_out_and_retried() -> (Tab, Id, Id) {
+    let (tab, _, first) = refreshing(Setup {
+        timeout: secs(2),
+        ..Setup::default()
+    });
+    wake_at(&tab, secs(2)); // the first call times out
+    wake_at(&tab, secs(3)); // the backoff retry sends r1 again
+    let (retry, _) = last_call(&tab);
+    (tab, first, retry)
+}
+
 /// Two tabs sharing a clock and storage; the first signs in and the second has heard of it.
 fn two_tabs() -> (Tab, Tab, Rc<Cell<Timestamp>>, Shelf) {
     two_tabs_with_refresh_for(secs(86_400))
@@ -337,16 +350,8 @@ fn an_answer_after_the_timeout_is_stored_when_its_chain_is_current() {
 
 #[test]
 fn a_rejection_while_a_timed_out_call_with_the_same_token_is_out_does_not_sign_out() {
-    let tab = tab(Setup {
-        timeout: secs(2),
-        ..Setup::default()
-    });
-    sign_in(&tab, 300);
-    request(&tab);
-    let (first, _) = last_call(&tab);
-    wake_at(&tab, secs(2)); // the first call times out
-    wake_at(&tab, secs(3)); // the backoff retry sends r1 again
-    let (retry, sent) = last_call(&tab);
+    let (tab, first, retry) = timed_out_and_retried();
+    let sent = last_call(&tab).1;
     assert_ne!(first, retry);
     assert_eq!(sent, "r1");
     // The server had rotated r1 for the first call: it refuses the retry.
@@ -821,16 +826,7 @@ fn two_tabs_with_refresh_for(refresh: Duration) -> (Tab, Tab, Rc<Cell<Timestamp>
 
 #[test]
 fn without_rotation_late_answers_out_of_order_do_not_bring_back_an_older_access_token() {
-    let tab = tab(Setup {
-        timeout: secs(2),
-        ..Setup::default()
-    });
-    sign_in(&tab, 300);
-    request(&tab);
-    let (first, _) = last_call(&tab);
-    wake_at(&tab, secs(2)); // times out
-    wake_at(&tab, secs(3)); // the retry
-    let (second, _) = last_call(&tab);
+    let (tab, first, second) = timed_out_and_retried();
     answer(&tab, second, Ok(Refreshed::new("a3").expires_in(secs(300))));
     at(&tab, secs(4));
     answer(&tab, first, Ok(Refreshed::new("a2").expires_in(secs(290))));
