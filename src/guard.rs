@@ -69,30 +69,128 @@ pub fn decide_access(
     Access::Granted
 }
 
-/// `next` if it is a same-origin path (starts with `/`, not `//` or `/\`, no scheme, no
-/// control characters or spaces), else `default`. Use it for every return-to URL: anything else
-/// is an open redirect.
+/// Where to go after sign-in: `next` resolved on this origin, as a normalised path, query and
+/// fragment, when it stays on this origin; else `default`. Use it for every return-to URL:
+/// anything else is an open redirect, or a link that breaks the app.
+///
+/// `next` must be an absolute path (`/…`) without control characters or spaces. Its dot
+/// segments are resolved and backslashes read as slashes, as a browser's URL parser does,
+/// and a path that then starts with `//` (another host, such as `/.//evil.example`) is
+/// refused. In the browser the result is checked once more with the browser's own parser
+/// (`URL`), the one leptos_router navigates with.
 ///
 /// ## Usage
 /// ```
 /// use leptos_auth_kit::guard::safe_next;
 ///
 /// assert_eq!(safe_next(Some("/dashboard?tab=2"), "/"), "/dashboard?tab=2");
+/// assert_eq!(safe_next(Some("/a/../orders"), "/"), "/orders");
 /// assert_eq!(safe_next(Some("//evil.example"), "/"), "/");
+/// assert_eq!(safe_next(Some("/.//evil.example"), "/"), "/");
 /// assert_eq!(safe_next(Some("https://evil.example"), "/"), "/");
 /// ```
-pub fn safe_next<'a>(next: Option<&'a str>, default: &'a str) -> &'a str {
-    match next {
-        Some(next)
-            if next.starts_with('/')
-                && !next.starts_with("//")
-                && !next.starts_with("/\\")
-                && !next.chars().any(|c| c.is_control() || c.is_whitespace()) =>
-        {
-            next
-        }
-        _ => default,
+pub fn safe_next(next: Option<&str>, default: &str) -> String {
+    next.and_then(normalize_next)
+        .and_then(|path| confirm_in_browser(&path))
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// `next` resolved as a path on this origin the way the WHATWG URL parser resolves it for an
+/// `http(s)` base, percent-encoded as it encodes; `None` when it is not an absolute path or
+/// names another host.
+fn normalize_next(next: &str) -> Option<String> {
+    if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
     }
+    let (rest, fragment) = match next.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (next, None),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    // Backslashes are slashes in http(s) URLs; a second slash up front starts a host.
+    let path = path.replace('\\', "/");
+    if path.starts_with("//") {
+        return None;
+    }
+    let parts: Vec<&str> = path[1..].split('/').collect();
+    let mut segments: Vec<&str> = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        match dot_segment(part) {
+            Some(Dots::Two) => {
+                segments.pop();
+                if last {
+                    segments.push("");
+                }
+            }
+            Some(Dots::One) => {
+                if last {
+                    segments.push("");
+                }
+            }
+            None => segments.push(part),
+        }
+    }
+    let path = format!("/{}", segments.join("/"));
+    if path.starts_with("//") {
+        return None;
+    }
+    let mut resolved = percent_encode(&path, |b| !b"\"<>`{}".contains(&b));
+    if let Some(query) = query {
+        resolved.push('?');
+        resolved.push_str(&percent_encode(query, |b| !b"\"<>'".contains(&b)));
+    }
+    if let Some(fragment) = fragment {
+        resolved.push('#');
+        resolved.push_str(&percent_encode(fragment, |b| !b"\"<>`".contains(&b)));
+    }
+    Some(resolved)
+}
+
+enum Dots {
+    One,
+    Two,
+}
+
+/// `.` and `..`, also written `%2e` (any case), as the URL parser reads them.
+fn dot_segment(segment: &str) -> Option<Dots> {
+    match segment.to_ascii_lowercase().as_str() {
+        "." | "%2e" => Some(Dots::One),
+        ".." | ".%2e" | "%2e." | "%2e%2e" => Some(Dots::Two),
+        _ => None,
+    }
+}
+
+/// Percent-encodes non-ASCII bytes and the ASCII bytes `keep` refuses.
+fn percent_encode(text: &str, keep: impl Fn(u8) -> bool) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii() && keep(byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// The browser's own parser on the normalised path (the one leptos_router navigates with):
+/// the same origin, and a path that does not start with `//`.
+#[cfg(target_arch = "wasm32")]
+fn confirm_in_browser(path: &str) -> Option<String> {
+    let origin = web_sys::window()?.location().origin().ok()?;
+    let url = web_sys::Url::new_with_base(path, &origin).ok()?;
+    let pathname = url.pathname();
+    (url.origin() == origin && !pathname.starts_with("//") && !pathname.starts_with("/\\"))
+        .then(|| format!("{pathname}{}{}", url.search(), url.hash()))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn confirm_in_browser(path: &str) -> Option<String> {
+    Some(path.to_owned())
 }
 
 /// `redirect_to` with `next=<path_and_query>` added to its query, percent-encoded.
@@ -113,15 +211,9 @@ pub fn with_next(redirect_to: &str, path_and_query: &str) -> String {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 fn encode_component(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    percent_encode(text, |byte| {
+        byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte)
+    })
 }
 
 /// Shows its children only to signed-in users (optionally with a role or a fresh token).
@@ -292,9 +384,7 @@ fn current_path_and_query() -> Option<String> {
 pub fn use_next_path(default: &str) -> Signal<String> {
     let query = use_query_map();
     let default = default.to_owned();
-    Signal::derive(move || {
-        query.with(|query| safe_next(query.get_str("next"), &default).to_owned())
-    })
+    Signal::derive(move || query.with(|query| safe_next(query.get_str("next"), &default)))
 }
 
 #[cfg(test)]
@@ -302,24 +392,84 @@ mod tests {
     use super::*;
     use crate::token::tests::jwt;
 
+    /// Crafted return-to links: each either lands on a same-origin path or on the default.
+    #[rustfmt::skip]
+    pub(crate) const NEXT_CASES: &[(&str, &str)] = &[
+        ("/orders/7?tab=items", "/orders/7?tab=items"),
+        ("/", "/"),
+        ("/a/b/../c/./d", "/a/c/d"),
+        ("/a/..", "/"),
+        ("/a/.", "/a/"),
+        ("/..", "/"),
+        ("/../../etc", "/etc"),
+        ("/%2e%2e/x", "/x"),
+        ("/%2E./x", "/x"),
+        ("/a\\b", "/a/b"),
+        ("/a%2F%2Fb", "/a%2F%2Fb"),
+        ("/@evil.example", "/@evil.example"),
+        ("/x?next=//evil.example#//evil", "/x?next=//evil.example#//evil"),
+        ("/caf\u{e9}?q=\u{e9}#\u{e9}", "/caf%C3%A9?q=%C3%A9#%C3%A9"),
+        ("/\u{2215}\u{2215}evil.example", "/%E2%88%95%E2%88%95evil.example"),
+        ("/\u{ff0f}\u{ff0f}evil.example", "/%EF%BC%8F%EF%BC%8Fevil.example"),
+        ("/a\"b<c>", "/a%22b%3Cc%3E"),
+        // Another host, before or after normalisation.
+        ("//evil.example", "/home"),
+        ("//evil.example/path", "/home"),
+        ("/\\evil.example", "/home"),
+        ("/.//evil.example", "/home"),
+        ("/./\\evil.example", "/home"),
+        ("/a/..//evil.example", "/home"),
+        ("/%2e//evil.example", "/home"),
+        ("/%2E%2E//evil.example", "/home"),
+        ("/a/../..//evil.example", "/home"),
+        // Not an absolute path.
+        ("https://evil.example", "/home"),
+        ("javascript:alert(1)", "/home"),
+        ("evil.example", "/home"),
+        ("\\\\evil.example", "/home"),
+        ("", "/home"),
+        ("/\t/evil.example", "/home"),
+        ("/\n/evil.example", "/home"),
+        ("/ok path", "/home"),
+        ("/\u{3000}/evil.example", "/home"),
+    ];
+
     #[test]
     fn safe_next_table() {
-        let rows = [
-            (None, "/home"),
-            (Some("/orders/7?tab=items"), "/orders/7?tab=items"),
-            (Some("/"), "/"),
-            (Some("//evil.example"), "/home"),
-            (Some("//evil.example/path"), "/home"),
-            (Some("/\\evil.example"), "/home"),
-            (Some("https://evil.example"), "/home"),
-            (Some("javascript:alert(1)"), "/home"),
-            (Some("evil.example"), "/home"),
-            (Some(""), "/home"),
-            (Some("/\t/evil.example"), "/home"),
-            (Some("/ok path"), "/home"),
-        ];
-        for (next, expected) in rows {
-            assert_eq!(safe_next(next, "/home"), expected, "{next:?}");
+        assert_eq!(safe_next(None, "/home"), "/home");
+        for (next, expected) in NEXT_CASES {
+            assert_eq!(safe_next(Some(next), "/home"), *expected, "{next:?}");
+        }
+    }
+
+    /// What leptos_router does to a path before parsing it: keeps one leading slash and at most
+    /// one trailing slash.
+    fn router_view(path: &str) -> String {
+        let trimmed = path.trim_start_matches('/');
+        let (path, rest) = trimmed.split_at(trimmed.find(['?', '#']).unwrap_or(trimmed.len()));
+        let kept = path.trim_end_matches('/');
+        let slash = if kept.len() < path.len() { "/" } else { "" };
+        format!("/{kept}{slash}{rest}")
+    }
+
+    #[test]
+    fn safe_paths_stay_safe_when_the_router_resolves_them_again() {
+        for (next, _) in NEXT_CASES {
+            let Some(path) = normalize_next(next) else {
+                continue;
+            };
+            assert!(!path.starts_with("//"), "{next:?} gave {path:?}");
+            assert_eq!(
+                normalize_next(&path).as_deref(),
+                Some(path.as_str()),
+                "{next:?}"
+            );
+            let routed = router_view(&path);
+            let again = normalize_next(&routed);
+            assert!(
+                again.is_some_and(|p| !p.starts_with("//")),
+                "{next:?} -> {routed:?}"
+            );
         }
     }
 

@@ -124,6 +124,30 @@ for (const storage of STORAGES) {
         .toBe(401);
     });
 
+    test('crafted ?next= links land on a same-origin page without a crash', async ({ page }) => {
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      const links: [string, string][] = [
+        ['/.//evil.example', '/'],
+        ['/a/..//evil.example', '/'],
+        ['/%2e//evil.example', '/'],
+        ['/%2E%2E//evil.example', '/'],
+        ['/\\evil.example', '/'],
+        ['/./\\evil.example', '/'],
+        ['javascript:alert(1)', '/'],
+        ['/x/../tokens', '/tokens'],
+      ];
+      for (const [next, landing] of links) {
+        await page.context().clearCookies();
+        await page.goto('/');
+        await page.evaluate(() => localStorage.clear());
+        await signIn(page, storage, { path: `/login?next=${encodeURIComponent(next)}` });
+        await expect(page, next).toHaveURL(`http://127.0.0.1:8080${landing}`);
+        await expect(page.locator(landing === '/' ? '[data-page=dashboard]' : '[data-page=tokens]'), next).toBeVisible();
+        expect(errors, next).toEqual([]);
+      }
+    });
+
     test('?next=//evil.example is refused', async ({ page }) => {
       await signIn(page, storage, { path: '/login?next=//evil.example' });
       await expect(page).toHaveURL('http://127.0.0.1:8080/');
