@@ -103,3 +103,186 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
+
+/// A JSON deserialisation error as text that names the field and what was expected, never the
+/// value found (serde's messages quote it: `invalid type: string "eyJ…", expected u64`, and
+/// that value may be a token or an email).
+pub(crate) fn json_error(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    use serde_path_to_error::Segment;
+    let message = value_free(err.inner());
+    let mut segments: Vec<&Segment> = err.path().iter().collect();
+    if message.starts_with("unknown field") {
+        // The last key is the unknown one: it came from the input, not from the type.
+        segments.pop();
+    }
+    let mut path = String::new();
+    for segment in segments {
+        if !path.is_empty() && !matches!(segment, Segment::Seq { .. }) {
+            path.push('.');
+        }
+        path.push_str(&segment.to_string());
+    }
+    if path.is_empty() {
+        message
+    } else {
+        format!("`{path}`: {message}")
+    }
+}
+
+fn value_free(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    if matches!(
+        err.classify(),
+        Category::Syntax | Category::Eof | Category::Io
+    ) {
+        // The parser's own messages say what and where, never quote the input.
+        return err.to_string();
+    }
+    let message = err.to_string();
+    for kind in [
+        "invalid type",
+        "invalid value",
+        "unknown field",
+        "unknown variant",
+    ] {
+        if message.starts_with(kind) {
+            // `{kind}: {value}, expected {what}` or `{kind} `{name}`, expected {what}`: the
+            // expectation comes last and from the type, so it is safe to keep.
+            return match message.rfind(", expected ") {
+                Some(at) => format!("{kind}, {}", &message[at + 2..]),
+                None => kind.to_owned(),
+            };
+        }
+    }
+    if ["invalid length ", "missing field `", "duplicate field `"]
+        .iter()
+        .any(|kind| message.starts_with(kind))
+    {
+        // Lengths and our own field names only.
+        return message;
+    }
+    "refused by the type's own check".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::backends::Answer;
+    use crate::state::{AuthState, SignIn};
+    use crate::storage::record;
+    use crate::time::Timestamp;
+    use crate::token::tests::jwt;
+    use crate::token::{Claims, TokenInfo};
+    use crate::Refreshed;
+
+    const MARKER: &str = "SECRETMARKER";
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct User {
+        name: String,
+        #[serde(default)]
+        age: u32,
+        #[serde(default)]
+        plan: Plan,
+        #[serde(default)]
+        email: Email,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    enum Plan {
+        #[default]
+        Free,
+        Pro,
+    }
+
+    /// A type whose own check quotes the value it refuses.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(try_from = "String")]
+    struct Email(String);
+
+    impl TryFrom<String> for Email {
+        type Error = String;
+        fn try_from(text: String) -> Result<Self, String> {
+            if text.contains('@') {
+                Ok(Email(text))
+            } else {
+                Err(format!("{text} is not an email address"))
+            }
+        }
+    }
+
+    fn record(fields: &str) -> String {
+        let token = jwt(r#"{"exp":2000}"#);
+        format!(
+            r#"{{"v":1,"token":"{token}","token_type":"Bearer","expires_at":2000000,"refreshed_at":1000{fields}}}"#
+        )
+    }
+
+    /// Every error and state the crate shows, made from tokens and claims that carry a marker.
+    #[test]
+    #[rustfmt::skip]
+    fn no_error_or_state_shows_a_token_or_claim_value() {
+        let m = MARKER;
+        let mut shown: Vec<(String, String)> = Vec::new();
+        let mut show = |case: &str, text: String| shown.push((case.to_owned(), text));
+
+        let records = [
+            ("mistyped expiry", record(&format!(r#","refresh_token":"eyJ{m}","refresh_expires_at":"{m}""#)), "refresh_expires_at"),
+            ("mistyped instant", record("").replace(r#""refreshed_at":1000"#, &format!(r#""refreshed_at":"eyJ{m}""#)), "refreshed_at"),
+            ("mistyped user field", record(&format!(r#","user":{{"name":"ada","age":"{m}"}}"#)), "user.age"),
+            ("unknown variant", record(&format!(r#","user":{{"name":"ada","plan":"{m}"}}"#)), "user.plan"),
+            ("type's own check", record(&format!(r#","user":{{"name":"ada","email":"{m}"}}"#)), "user.email"),
+            ("unknown field", record(&format!(r#","{m}":"{m}""#)), "unknown field"),
+            ("token as a list", record("").replace(r#""token":""#, &format!(r#""token":["{m}"],"x":""#)), "token"),
+            ("cut short", format!(r#"{{"v":1,"token":"{m}"#), "not JSON"),
+        ];
+        for (case, text, names) in records {
+            let err = record::decode::<User>(&text, NOW).unwrap_err();
+            assert!(err.to_string().contains(names), "{case}: {err}");
+            show(case, format!("{err} {err:?}"));
+            let restored = record::restore::<User>(Some(&text), NOW, true);
+            show(case, format!("{restored:?}"));
+        }
+
+        let claims = [
+            ("claim of another type", format!(r#"{{"exp":2000,"name":"ada","age":"{m}"}}"#), "age"),
+            ("claim outside the enum", format!(r#"{{"exp":2000,"name":"ada","plan":"{m}"}}"#), "plan"),
+            ("claim refused by its type", format!(r#"{{"exp":2000,"name":"ada","email":"{m}"}}"#), "email"),
+            ("claim missing", format!(r#"{{"exp":2000,"sub":"{m}"}}"#), "name"),
+        ];
+        for (case, payload, names) in claims {
+            let token = jwt(&payload);
+            let err = Claims::decode(&token).unwrap().deserialize::<User>().unwrap_err();
+            assert!(err.to_string().contains(names), "{case}: {err}");
+            show(case, format!("{err} {err:?}"));
+            let mut state = AuthState::<User>::signed_out();
+            let err = state.sign_in(SignIn::new(token.clone()).user_from_claims(), NOW, Duration::ZERO).unwrap_err();
+            show(case, format!("{err} {err:?} {state:?}"));
+        }
+
+        for token in [format!("eyJ{m}.eyJ{m}.sig"), format!("{m} {m}"), m.to_owned(), format!("a.{m}.c")] {
+            let err = TokenInfo::inspect(&token, None, NOW, Duration::ZERO).unwrap_err();
+            show("malformed token", format!("{err} {err:?}"));
+        }
+
+        let token = jwt(&format!(r#"{{"exp":2000,"sub":"{m}","jti":"{m}"}}"#));
+        let refresh = format!("{m}-refresh");
+        let request = SignIn::<User>::new(token.clone()).refresh_token(refresh.clone());
+        show("sign-in request", format!("{request:?}"));
+        let mut state = AuthState::<User>::signed_out();
+        state.sign_in(request, NOW, Duration::ZERO).unwrap();
+        show("signed-in state", format!("{state:?}"));
+        show("refresh answer", format!("{:?}", Refreshed::<User>::new(token.clone()).refresh_token(refresh)));
+        let answer = Answer { status: 200, body: format!(r#"{{"access":"{token}","refresh":"{m}"}}"#) };
+        show("server answer", format!("{answer:?}"));
+        show("claims", format!("{:?}", Claims::decode(&token).unwrap()));
+
+        for (case, text) in shown {
+            assert!(!text.contains(MARKER), "{case} shows a value: {text}");
+        }
+    }
+}

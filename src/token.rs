@@ -141,8 +141,12 @@ impl Claims {
     /// All claims deserialised into `T` (for example a user type with `#[serde(rename)]`
     /// fields). Errors with [`AuthError::UserState`] saying which field did not fit.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
-        T::deserialize(Value::Object(self.map.clone()))
-            .map_err(|err| AuthError::UserState(format!("claims do not fit the user type: {err}")))
+        serde_path_to_error::deserialize(Value::Object(self.map.clone())).map_err(|err| {
+            AuthError::UserState(format!(
+                "claims do not fit the user type: {}",
+                crate::error::json_error(&err)
+            ))
+        })
     }
 
     /// The raw claims.

@@ -109,9 +109,9 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
             u32::try_from(version).unwrap_or(u32::MAX),
         ));
     }
-    // serde_json's messages name the field and the expected type, never the value.
     let record: Record<U> =
-        serde_json::from_str(text).map_err(|err| RecordError::NotARecord(err.to_string()))?;
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|err| RecordError::NotARecord(crate::error::json_error(&err)))?;
     let invalid = |err: AuthError| RecordError::InvalidToken(err.to_string());
     check_token_text(&record.token).map_err(invalid)?;
     if let Some(refresh_token) = &record.refresh_token {
