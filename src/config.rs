@@ -135,6 +135,28 @@ impl<U> AuthConfig<U> {
         Self::new(name, StorageChoice::Cookie(CookieOptions::default()))
     }
 
+    /// Keep the session in a cookie called `__Host-{name}`: `Secure`, `Path=/` and no
+    /// `Domain`, which the browser enforces for that prefix, so no sibling subdomain and no
+    /// plain-http page can set, shadow or read over it. Recommended on https (browsers also
+    /// accept it on `http://localhost`); the cookie's domain and path options are refused.
+    ///
+    /// ## Usage
+    /// ```
+    /// use leptos_auth_kit::AuthConfig;
+    /// let config = AuthConfig::<()>::host_cookie("auth");
+    /// assert_eq!(config.name(), "__Host-auth");
+    /// ```
+    pub fn host_cookie(name: impl AsRef<str>) -> Self {
+        let options = CookieOptions {
+            secure: Some(true),
+            ..CookieOptions::default()
+        };
+        Self::new(
+            format!("{}{}", crate::storage::cookie::HOST_PREFIX, name.as_ref()),
+            StorageChoice::Cookie(options),
+        )
+    }
+
     /// Keep the session in `localStorage` under the key `name`: it survives restarts and is
     /// shared by the origin's tabs.
     pub fn local_storage(name: impl Into<String>) -> Self {

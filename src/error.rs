@@ -59,6 +59,10 @@ pub enum AuthError {
         /// The browser limit for one cookie's `name=value` pair.
         limit: usize,
     },
+    /// The browser did not keep the session cookie although the write raised no error: its
+    /// `Domain` does not match the page, or it is `Secure` (or `__Host-`/`__Secure-`, or
+    /// `SameSite=None`) on a plain-http page other than localhost.
+    CookieRejected,
     /// The browser refused the write (storage disabled, quota exceeded, invalid name).
     Storage(String),
 }
@@ -96,6 +100,10 @@ impl fmt::Display for AuthError {
                 f,
                 "session needs a {size}-byte cookie, over the {limit}-byte limit: \
                  use local storage or store less user state"
+            ),
+            AuthError::CookieRejected => f.write_str(
+                "the browser did not store the session cookie: its Domain must match the \
+                 page's host, and Secure cookies need https (or localhost)",
             ),
             AuthError::Storage(reason) => write!(f, "could not store the session: {reason}"),
         }

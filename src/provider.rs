@@ -1,6 +1,7 @@
 //! `<AuthProvider>`: builds the store from the configuration and provides it to its children.
 
 use leptos::prelude::*;
+use leptos::tachys::reactive_graph::OwnedView;
 
 use crate::auth::{Auth, UserState};
 use crate::config::AuthConfig;
@@ -8,6 +9,11 @@ use crate::hooks::AuthContext;
 
 /// Provides the auth store to its children. Wrap the whole app (or at least everything that
 /// uses `use_auth`) in it, usually around the `<Router>`.
+///
+/// Each provider owns its subtree: its store is seen only by its own children, so sibling
+/// providers (say, one per user type and storage key) never see each other's store, and a
+/// nested provider serves its children in place of the outer one. Unmounting a provider
+/// stops only its own timers and listeners.
 ///
 /// The stored session is read synchronously while the provider is built, so a signed-in user
 /// never sees a signed-out frame. Unusable stored values are cleared. When the provider
@@ -50,10 +56,17 @@ pub fn AuthProvider<U>(
 where
     U: UserState,
 {
-    let auth = Auth::new(config);
-    provide_context(auth);
-    provide_context(AuthContext::from(auth));
-    on_cleanup(move || auth.shutdown());
-    auth.start();
-    children()
+    // The store lives on an owner of its own, as leptos' `<Provider>` does: its contexts
+    // reach only these children (a sibling provider keeps its own), and its cleanup runs when
+    // this subtree goes, not when the parent does.
+    let owner = Owner::current().map_or_else(Owner::new, |parent| parent.child());
+    let view = owner.with(|| {
+        let auth = Auth::new(config);
+        provide_context(auth);
+        provide_context(AuthContext::from(auth));
+        on_cleanup(move || auth.shutdown());
+        auth.start();
+        children()
+    });
+    OwnedView::new_with_owner(view, owner)
 }

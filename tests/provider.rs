@@ -246,3 +246,39 @@ async fn invalid_tokens_are_refused_with_a_reason() {
     assert_eq!(mounted.text(), "Unauthenticated");
     mounted.unmount();
 }
+
+#[wasm_bindgen_test]
+async fn a_cookie_the_browser_refuses_is_a_typed_error() {
+    // 127.0.0.1 cannot set a cookie for example.com: the browser drops it without an error.
+    let mounted = mount(AuthConfig::cookie("auth_domain").cookie_domain("example.com"));
+    let err = mounted
+        .auth
+        .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(ada()))
+        .unwrap_err();
+    assert_eq!(err, AuthError::CookieRejected);
+    settle().await;
+    assert_eq!(mounted.text(), "Unauthenticated");
+    assert_eq!(cookie_value("auth_domain"), None);
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn a_host_prefixed_cookie_is_secure_host_only_and_at_the_root() {
+    let mounted = mount(AuthConfig::host_cookie("auth"));
+    let token = jwt_expiring_in(600, "ada");
+    // Chromium treats http://127.0.0.1 as a secure context, so Secure cookies are kept.
+    mounted
+        .auth
+        .sign_in(SignIn::new(token.clone()).user(ada()))
+        .unwrap();
+    settle().await;
+    assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
+    let attributes = cookie_attributes("__Host-auth").await.expect("stored");
+    assert_eq!(field(&attributes, "secure"), true);
+    assert_eq!(field(&attributes, "path"), "/");
+    assert_eq!(field(&attributes, "domain"), wasm_bindgen::JsValue::NULL);
+    mounted.auth.sign_out();
+    settle().await;
+    assert_eq!(cookie_value("__Host-auth"), None);
+    mounted.unmount();
+}

@@ -16,6 +16,13 @@ use crate::token::{base64url_decode, base64url_encode};
 /// Chromium and Firefox enforce).
 pub const COOKIE_LIMIT: usize = 4096;
 
+/// The name prefix that makes the browser accept the cookie only with `Secure`, `Path=/` and
+/// no `Domain`: no sibling subdomain and no plain-http page can set or shadow it.
+pub const HOST_PREFIX: &str = "__Host-";
+
+/// The name prefix that makes the browser accept the cookie only with `Secure`.
+pub const SECURE_PREFIX: &str = "__Secure-";
+
 /// Keeps the record in a cookie.
 #[derive(Debug, Clone)]
 pub struct CookieStorage {
@@ -41,6 +48,26 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// The values of the cookies called `name` in a `document.cookie` string, in the browser's
+/// order (longer paths first). There can be several: the same name with another `Path` or a
+/// parent `Domain`, such as another app's `_auth` on a sibling subdomain.
+///
+/// ## Usage
+/// ```
+/// use leptos_auth_kit::storage::cookie::values;
+/// assert_eq!(values("a=1; _auth=xyz; _auth=abc", "_auth").collect::<Vec<_>>(), ["xyz", "abc"]);
+/// assert_eq!(values("_auth_type=Bearer", "_auth").next(), None);
+/// ```
+pub fn values<'a, 'n>(
+    cookies: &'a str,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    cookies.split(';').filter_map(move |pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key.trim() == name).then_some(value.trim())
+    })
+}
+
 /// The value of the first cookie called `name` in a `document.cookie` string.
 ///
 /// ## Usage
@@ -50,19 +77,22 @@ pub fn is_valid_name(name: &str) -> bool {
 /// assert_eq!(find("_auth_type=Bearer", "_auth"), None);
 /// ```
 pub fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
-    cookies.split(';').find_map(|pair| {
-        let (key, value) = pair.trim().split_once('=')?;
-        (key.trim() == name).then_some(value.trim())
-    })
+    values(cookies, name).next()
 }
 
-/// The record stored in cookie `name` of a `document.cookie` string. A value we cannot decode
-/// is foreign or corrupt: it is handed on as is, so that the record parser refuses it and the
-/// provider clears it.
+/// The record stored in cookie `name` of a `document.cookie` string: the first value that
+/// decodes as a record of ours (any version), so that a foreign cookie of the same name
+/// (another path, a parent domain) is passed over, never trusted. When none is ours, the
+/// first value is handed on as is: the record parser refuses it, and clearing then removes
+/// only the cookie at our own path and domain, never one elsewhere.
 pub fn record_text(cookies: &str, name: &str) -> Option<String> {
-    let value = find(cookies, name)?;
-    Some(decode_value(value).unwrap_or_else(|| value.to_owned()))
+    values(cookies, name)
+        .find_map(|value| decode_value(value).filter(|text| text.starts_with(RECORD_START)))
+        .or_else(|| find(cookies, name).map(str::to_owned))
 }
+
+/// How every record we write starts (`{"v":<version>,…}`).
+const RECORD_START: &str = "{\"v\":";
 
 /// Encodes a record as a cookie value.
 pub fn encode_value(record: &str) -> String {
@@ -143,6 +173,18 @@ fn check_options(name: &str, options: &CookieOptions) -> Result<(), AuthError> {
         text.chars()
             .any(|c| c == ';' || c.is_control() || c.is_whitespace())
     };
+    let secure = options.secure == Some(true) || options.same_site == SameSite::None;
+    if name.starts_with(HOST_PREFIX) && (!secure || options.path != "/" || options.domain.is_some())
+    {
+        return Err(AuthError::Storage(format!(
+            "a `{HOST_PREFIX}` cookie needs Secure, Path=/ and no Domain"
+        )));
+    }
+    if name.starts_with(SECURE_PREFIX) && !secure {
+        return Err(AuthError::Storage(format!(
+            "a `{SECURE_PREFIX}` cookie needs Secure"
+        )));
+    }
     if !options.path.starts_with('/') || bad(&options.path) {
         return Err(AuthError::Storage(
             "cookie path must start with `/` and have no `;`".into(),
@@ -189,6 +231,17 @@ mod jar {
             .map_err(|_| AuthError::Storage("the browser refused the cookie".into()))
     }
 
+    /// Whether the browser kept `value` under `name` (it drops a refused cookie silently).
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn holds(name: &str, value: &str) -> bool {
+        read().is_some_and(|cookies| super::values(&cookies, name).any(|v| v == value))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) fn holds(_: &str, _: &str) -> bool {
+        true
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     pub(super) fn page_is_https() -> bool {
         false
@@ -225,7 +278,16 @@ impl TokenStorage for CookieStorage {
             expires_at,
             now,
             https,
-        )?)
+        )?)?;
+        // A cookie the browser refuses (a Domain that does not match the page, Secure on
+        // plain http) is dropped without an error; reading it back is the only way to know.
+        // One that expires within the second (Max-Age=0) is gone by design, not refused.
+        let expires_now = expires_at.is_some_and(|at| max_age(at, now).is_zero());
+        if expires_now || jar::holds(&self.name, &value) {
+            Ok(())
+        } else {
+            Err(AuthError::CookieRejected)
+        }
     }
 
     fn clear(&self) {
@@ -304,6 +366,49 @@ mod tests {
             ..CookieOptions::default()
         };
         assert!(set_string("_auth", "v", &relative, None, NOW, false).is_err());
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn prefixed_names_need_their_attributes() {
+        let opts = |secure: Option<bool>, path: &str, domain: Option<&str>| CookieOptions {
+            secure,
+            path: path.into(),
+            domain: domain.map(Into::into),
+            same_site: SameSite::Lax,
+        };
+        let rows = [
+            ("__Host-a", opts(Some(true), "/", None), true),
+            ("__Host-a", opts(None, "/", None), false),
+            ("__Host-a", opts(Some(true), "/app", None), false),
+            ("__Host-a", opts(Some(true), "/", Some("example.com")), false),
+            ("__Secure-a", opts(Some(true), "/app", Some("example.com")), true),
+            ("__Secure-a", opts(Some(false), "/", None), false),
+            ("plain", opts(Some(false), "/app", Some("example.com")), true),
+        ];
+        for (name, options, accepted) in rows {
+            let result = set_string(name, "v", &options, None, NOW, true);
+            assert_eq!(result.is_ok(), accepted, "{name} {options:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn the_first_value_of_ours_is_read_and_foreign_ones_passed_over() {
+        let ours = encode_value(r#"{"v":1,"token":"t"}"#);
+        let old_format = encode_value(r#"{"v":9}"#);
+        let rows = [
+            ("only ours".to_owned(), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
+            (format!("_auth=eyJhbGciOi.eyJzdWIi.sig; _auth={ours}"), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
+            (format!("_auth=YWJj; _auth={ours}"), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
+            (format!("_auth={old_format}; _auth={ours}"), Some(r#"{"v":9}"#.to_owned())),
+            ("_auth=eyJhbGciOi.eyJzdWIi.sig".to_owned(), Some("eyJhbGciOi.eyJzdWIi.sig".to_owned())),
+            ("other=1".to_owned(), None),
+        ];
+        for (cookies, expected) in rows {
+            let cookies = if cookies == "only ours" { format!("_auth={ours}") } else { cookies };
+            assert_eq!(record_text(&cookies, "_auth"), expected, "{cookies}");
+        }
     }
 
     #[test]

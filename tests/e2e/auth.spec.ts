@@ -155,3 +155,31 @@ for (const storage of STORAGES) {
     });
   });
 }
+
+test.describe('cookie storage beside a foreign cookie of the same name', () => {
+  test.beforeEach(async ({ request }) => {
+    await serverSettings(request);
+  });
+
+  test('a foreign demo_auth at a deeper path is passed over and left alone', async ({ page, context }) => {
+    // Another app's cookie (a raw JWT, React Auth Kit style) at /tokens: on that page the
+    // browser lists it before ours.
+    const foreign = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmb3JlaWduIn0.c2ln';
+    await context.addCookies([{ name: 'demo_auth', value: foreign, domain: '127.0.0.1', path: '/tokens' }]);
+    await signIn(page, 'cookie', { path: '/login?next=%2Ftokens' });
+    await expect(page).toHaveURL('/tokens');
+    await page.reload();
+    await expect(page.locator('#status')).toHaveText('Authenticated');
+    await expect(page).toHaveURL('/tokens');
+    const seen = await page.evaluate(() =>
+      document.cookie.split('; ').filter((c) => c.startsWith('demo_auth=')).map((c) => c.slice('demo_auth='.length)),
+    );
+    expect(seen.length).toBe(2);
+    expect(seen[0]).toBe(foreign);
+    // Signing out removes ours only.
+    await page.locator('#sign-out').click();
+    await expect(page.locator('[data-page=login]')).toBeVisible();
+    const left = (await context.cookies()).filter((c) => c.name === 'demo_auth');
+    expect(left.map((c) => [c.value, c.path])).toEqual([[foreign, '/tokens']]);
+  });
+});
