@@ -282,3 +282,112 @@ async fn a_host_prefixed_cookie_is_secure_host_only_and_at_the_root() {
     assert_eq!(cookie_value("__Host-auth"), None);
     mounted.unmount();
 }
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Staff {
+    badge: u32,
+}
+
+/// What one subtree sees: its status (through the untyped context) and its hooks.
+struct Seen {
+    sign_out: leptos::prelude::Callback<()>,
+    user_store: Option<Auth<User>>,
+    staff_store: Option<Auth<Staff>>,
+}
+
+type Slot = std::sync::Arc<std::sync::Mutex<Option<Seen>>>;
+
+#[leptos::component]
+fn Side(label: &'static str, out: Slot) -> impl leptos::prelude::IntoView {
+    use leptos::prelude::*;
+    let status = use_auth_status();
+    *out.lock().unwrap() = Some(Seen {
+        sign_out: use_sign_out(),
+        user_store: try_use_auth::<User>(),
+        staff_store: try_use_auth::<Staff>(),
+    });
+    leptos::view! { <p class=label>{move || format!("{:?}", status.get())}</p> }
+}
+
+#[wasm_bindgen_test]
+async fn sibling_providers_each_serve_their_own_subtree() {
+    use leptos::prelude::*;
+    let element = container();
+    let (a, b): (Slot, Slot) = Default::default();
+    let (a_out, b_out) = (a.clone(), b.clone());
+    let show_a = RwSignal::new(true);
+    let handle = leptos::mount::mount_to(element.clone(), move || {
+        let users = AuthConfig::<User>::local_storage("sibling_users");
+        let staff = AuthConfig::<Staff>::cookie("sibling_staff");
+        view! {
+            {move || show_a.get().then(|| {
+                let (config, out) = (users.clone(), a_out.clone());
+                view! {
+                    <AuthProvider config=config>
+                        <Side label="a" out=out/>
+                    </AuthProvider>
+                }
+            })}
+            <AuthProvider config=staff>
+                <Side label="b" out=b_out/>
+            </AuthProvider>
+        }
+    });
+    let seen = |slot: &Slot| slot.lock().unwrap().take().expect("rendered");
+    let (a, b) = (seen(&a), seen(&b));
+    let shown = |label: &str| {
+        element
+            .query_selector(&format!(".{label}"))
+            .unwrap()
+            .map(|p| p.text_content().unwrap_or_default())
+    };
+
+    // Each subtree finds its own store and not the sibling's.
+    assert!(a.user_store.is_some() && a.staff_store.is_none());
+    assert!(b.staff_store.is_some() && b.user_store.is_none());
+    let users = a.user_store.unwrap();
+    let staff = b.staff_store.unwrap();
+
+    users
+        .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(ada()))
+        .unwrap();
+    settle().await;
+    assert_eq!(shown("a").as_deref(), Some("Authenticated"));
+    assert_eq!(shown("b").as_deref(), Some("Unauthenticated"));
+
+    staff
+        .sign_in(SignIn::new(jwt_expiring_in(600, "kim")).user(Staff { badge: 7 }))
+        .unwrap();
+    settle().await;
+    assert_eq!(shown("b").as_deref(), Some("Authenticated"));
+
+    // The untyped sign-out of one subtree signs out that store only.
+    b.sign_out.run(());
+    settle().await;
+    assert_eq!(shown("a").as_deref(), Some("Authenticated"));
+    assert_eq!(shown("b").as_deref(), Some("Unauthenticated"));
+    assert!(users.is_authenticated().get_untracked());
+
+    // Unmounting one provider disposes its store only.
+    show_a.set(false);
+    settle().await;
+    assert_eq!(shown("a"), None);
+    assert!(
+        users
+            .sign_in(SignIn::new(jwt_expiring_in(600, "ada")))
+            .is_err(),
+        "first store disposed"
+    );
+    staff
+        .sign_in(SignIn::new(jwt_expiring_in(600, "kim")).user(Staff { badge: 7 }))
+        .unwrap();
+    settle().await;
+    assert_eq!(shown("b").as_deref(), Some("Authenticated"));
+    staff.sign_out();
+    settle().await;
+    assert_eq!(shown("b").as_deref(), Some("Unauthenticated"));
+
+    drop(handle);
+    element.remove();
+    local_storage().remove_item("sibling_users").unwrap();
+}
