@@ -98,7 +98,7 @@ pub fn safe_next(next: Option<&str>, default: &str) -> String {
 /// `next` resolved as a path on this origin the way the WHATWG URL parser resolves it for an
 /// `http(s)` base, percent-encoded as it encodes; `None` when it is not an absolute path or
 /// names another host.
-fn normalize_next(next: &str) -> Option<String> {
+pub(crate) fn normalize_next(next: &str) -> Option<String> {
     if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return None;
     }

@@ -68,6 +68,9 @@ pub mod client;
 pub mod config;
 mod engine;
 mod error;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 mod hooks;
 mod provider;

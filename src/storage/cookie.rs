@@ -123,7 +123,7 @@ fn attributes(options: &CookieOptions, page_is_https: bool) -> String {
 /// `expires_at` (whole seconds, rounded down so never later); `None` makes a session cookie.
 ///
 /// Errors with [`AuthError::CookieTooLarge`] over [`COOKIE_LIMIT`] and [`AuthError::Storage`]
-/// for an invalid name or attribute.
+/// for an invalid name, value or attribute.
 ///
 /// ## Usage
 /// ```
@@ -144,6 +144,11 @@ pub fn set_string(
     page_is_https: bool,
 ) -> Result<String, AuthError> {
     check_options(name, options)?;
+    if !value.bytes().all(is_cookie_octet) {
+        return Err(AuthError::Storage(
+            "a cookie value may not hold spaces, quotes, commas, semicolons or backslashes".into(),
+        ));
+    }
     let size = name.len() + 1 + value.len();
     if size > COOKIE_LIMIT {
         return Err(AuthError::CookieTooLarge {
@@ -156,6 +161,11 @@ pub fn set_string(
         text.push_str(&format!("; Max-Age={}", max_age(expires_at, now).as_secs()));
     }
     Ok(text)
+}
+
+/// RFC 6265 `cookie-octet`: printable ASCII but space, `"`, `,`, `;` and `\`.
+fn is_cookie_octet(byte: u8) -> bool {
+    matches!(byte, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 /// The string to assign to `document.cookie` to delete the cookie (same path and domain).
@@ -354,6 +364,12 @@ mod tests {
             assert!(
                 set_string(name, "v", &CookieOptions::default(), None, NOW, false).is_err(),
                 "{name:?}"
+            );
+        }
+        for value in ["a; Domain=evil", "a b", "\"a\"", "a,b", "a\\b", "é"] {
+            assert!(
+                set_string("_auth", value, &CookieOptions::default(), None, NOW, false).is_err(),
+                "{value:?}"
             );
         }
         let bad_path = CookieOptions {

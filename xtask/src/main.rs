@@ -7,7 +7,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
-const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench>
+const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench|fuzz [seconds]>
   test   install what is missing (wasm target, Chromium + chromedriver, wasm-bindgen-cli at
          the lockfile's version, trunk, the e2e npm packages), then run fmt, clippy (host and
          wasm32), native tests, the session simulation (10,000 seeded histories;
@@ -15,7 +15,9 @@ const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench>
          Chromium and the Playwright end-to-end suite
   demo   run the demo app and demo server: http://127.0.0.1:8080
   e2e    only the Playwright end-to-end suite
-  bench  print the refresh engine's figures for a simulated hour";
+  bench  print the refresh engine's figures for a simulated hour
+  fuzz   run every fuzz target for [seconds] each (default 60; needs the nightly toolchain;
+         `test` runs them for 10 s each when nightly is there)";
 
 /// The trunk release that builds with this machine's Rust (newer ones need a newer Rust).
 const TRUNK_VERSION: &str = "0.21.14";
@@ -27,6 +29,11 @@ fn main() {
         "demo" => demo(),
         "e2e" => setup().and_then(|()| e2e()),
         "bench" => bench(),
+        "fuzz" => match env::args().nth(2).map(|s| s.parse::<u64>()) {
+            None => fuzz(60),
+            Some(Ok(seconds)) => fuzz(seconds),
+            Some(Err(_)) => Err("fuzz takes a number of seconds per target".into()),
+        },
         _ => {
             eprintln!("{USAGE}");
             exit(2);
@@ -129,6 +136,7 @@ fn test() -> Result {
             ])
             .env("CHROMEDRIVER", chromedriver()),
     )?;
+    fuzz(FUZZ_TEST_SECONDS)?;
     e2e()?;
     println!("\nall checks passed");
     Ok(())
@@ -150,6 +158,96 @@ fn simulation() -> Result {
             "--nocapture",
         ]),
     )
+}
+
+/// The fuzz targets (`fuzz/fuzz_targets`) and the dictionary (`fuzz/dict`) each uses.
+const FUZZ_TARGETS: [(&str, &str); 6] = [
+    ("token", "json"),
+    ("record", "json"),
+    ("cookie", "cookie"),
+    ("safe_next", "url"),
+    ("answer", "json"),
+    ("schedule", "json"),
+];
+
+/// Seconds per fuzz target in `cargo xtask test`.
+const FUZZ_TEST_SECONDS: u64 = 10;
+
+/// The nightly toolchain's cargo (through rustup), whatever toolchain runs xtask.
+fn nightly_cargo() -> Command {
+    let mut command = Command::new("cargo");
+    command
+        .arg("+nightly")
+        .current_dir(root())
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO");
+    command
+}
+
+/// Runs every fuzz target for `seconds`, from its committed seeds (`fuzz/seeds`) and the
+/// corpus it grew before (`fuzz/corpus`, not committed), and prints what each tried.
+fn fuzz(seconds: u64) -> Result {
+    let toolchains = output("rustup", &["toolchain", "list"]).unwrap_or_default();
+    if !toolchains.lines().any(|line| line.starts_with("nightly")) {
+        println!("\n==> fuzz: skipped (no nightly toolchain; `rustup toolchain install nightly`)");
+        return Ok(());
+    }
+    let mut version = nightly_cargo();
+    version.args(["fuzz", "--version"]);
+    if !version.output().is_ok_and(|out| out.status.success()) {
+        run(
+            "install cargo-fuzz",
+            cargo().args(["install", "cargo-fuzz", "--locked"]),
+        )?;
+    }
+    // No sanitizer: the code is safe Rust; debug assertions catch overflows.
+    let flags = ["-s", "none", "-a"];
+    run(
+        "build the fuzz targets (nightly)",
+        nightly_cargo().args(["fuzz", "build"]).args(flags),
+    )?;
+    println!("\n==> fuzz ({seconds} s per target)");
+    for (target, dict) in FUZZ_TARGETS {
+        let corpus = root().join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus).map_err(|err| format!("{}: {err}", corpus.display()))?;
+        let out = nightly_cargo()
+            .args(["fuzz", "run"])
+            .args(flags)
+            .arg(target)
+            .arg(&corpus)
+            .arg(root().join("fuzz/seeds").join(target))
+            .arg("--")
+            .arg(format!("-dict=fuzz/dict/{dict}.dict"))
+            .arg(format!("-max_total_time={seconds}"))
+            .output()
+            .map_err(|err| format!("fuzz {target}: could not start: {err}"))?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        let inputs = log
+            .lines()
+            .filter_map(|line| line.strip_prefix("Done ")?.split_whitespace().next())
+            .next_back()
+            .or_else(|| {
+                // A crash ends the run before "Done": take the last progress line's count.
+                log.lines()
+                    .filter_map(|line| line.strip_prefix('#')?.split_whitespace().next())
+                    .next_back()
+            })
+            .unwrap_or("?");
+        if out.status.success() {
+            println!("fuzz {target}: {inputs} inputs, 0 crashes");
+        } else {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+            println!("fuzz {target}: {inputs} inputs, 1 crash");
+            return Err(format!(
+                "fuzz {target} found a crash: the input is in fuzz/artifacts/{target}/ \
+                 (replay: cargo +nightly fuzz run -s none -a {target} <file>)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn bench() -> Result {
