@@ -60,8 +60,9 @@ pub enum AuthError {
         limit: usize,
     },
     /// The browser did not keep the session cookie although the write raised no error: its
-    /// `Domain` does not match the page, or it is `Secure` (or `__Host-`/`__Secure-`, or
-    /// `SameSite=None`) on a plain-http page other than localhost.
+    /// `Domain` does not match the page, it is `Secure` (or `__Host-`/`__Secure-`, or
+    /// `SameSite=None`) on a plain-http page other than localhost, or the user's browser
+    /// settings block cookies for this site.
     CookieRejected,
     /// The browser refused the write (storage disabled, quota exceeded, invalid name).
     Storage(String),
@@ -103,7 +104,8 @@ impl fmt::Display for AuthError {
             ),
             AuthError::CookieRejected => f.write_str(
                 "the browser did not store the session cookie: its Domain must match the \
-                 page's host, and Secure cookies need https (or localhost)",
+                 page's host, Secure cookies need https (or localhost), and the browser \
+                 must allow cookies for this site",
             ),
             AuthError::Storage(reason) => write!(f, "could not store the session: {reason}"),
         }
@@ -128,13 +130,29 @@ pub(crate) fn json_error(err: &serde_path_to_error::Error<serde_json::Error>) ->
         if !path.is_empty() && !matches!(segment, Segment::Seq { .. }) {
             path.push('.');
         }
-        path.push_str(&segment.to_string());
+        match segment {
+            // A struct's field name, or a map's key (data): only a short identifier is shown,
+            // never something like an email or a token.
+            Segment::Map { key } | Segment::Enum { variant: key } if !is_field_name(key) => {
+                path.push('?');
+            }
+            _ => path.push_str(&segment.to_string()),
+        }
     }
     if path.is_empty() {
         message
     } else {
         format!("`{path}`: {message}")
     }
+}
+
+/// A short identifier (`email`, `refresh_expires_at`, `user-name`), as field names are.
+fn is_field_name(key: &str) -> bool {
+    key.len() <= 32
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn value_free(err: &serde_json::Error) -> String {
@@ -198,6 +216,8 @@ mod tests {
         plan: Plan,
         #[serde(default)]
         email: Email,
+        #[serde(default)]
+        scores: std::collections::BTreeMap<String, u32>,
     }
 
     #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -261,6 +281,9 @@ mod tests {
             ("claim outside the enum", format!(r#"{{"exp":2000,"name":"ada","plan":"{m}"}}"#), "plan"),
             ("claim refused by its type", format!(r#"{{"exp":2000,"name":"ada","email":"{m}"}}"#), "email"),
             ("claim missing", format!(r#"{{"exp":2000,"sub":"{m}"}}"#), "name"),
+            ("map keyed by an email", format!(r#"{{"exp":2000,"name":"ada","scores":{{"{m}@example.com":"x"}}}}"#), "scores.?"),
+            ("map keyed by a token", format!(r#"{{"exp":2000,"name":"ada","scores":{{"eyJ{m}.eyJ{m}.sig":"x"}}}}"#), "scores.?"),
+            ("map keyed by a long word", format!(r#"{{"exp":2000,"name":"ada","scores":{{"{m}{m}{m}{m}":"x"}}}}"#), "scores.?"),
         ];
         for (case, payload, names) in claims {
             let token = jwt(&payload);

@@ -138,12 +138,13 @@ pub(crate) fn normalize_next(next: &str) -> Option<String> {
     if path.starts_with("//") {
         return None;
     }
-    let mut resolved = percent_encode(&path, |b| !b"\"<>`{}".contains(&b));
-    if let Some(query) = query {
+    let mut resolved = percent_encode(&path, |b| !b"\"<>`{}^".contains(&b));
+    // An empty query or fragment is dropped, as `URL.search` and `URL.hash` drop it.
+    if let Some(query) = query.filter(|query| !query.is_empty()) {
         resolved.push('?');
         resolved.push_str(&percent_encode(query, |b| !b"\"<>'".contains(&b)));
     }
-    if let Some(fragment) = fragment {
+    if let Some(fragment) = fragment.filter(|fragment| !fragment.is_empty()) {
         resolved.push('#');
         resolved.push_str(&percent_encode(fragment, |b| !b"\"<>`".contains(&b)));
     }
@@ -412,6 +413,10 @@ mod tests {
         ("/\u{2215}\u{2215}evil.example", "/%E2%88%95%E2%88%95evil.example"),
         ("/\u{ff0f}\u{ff0f}evil.example", "/%EF%BC%8F%EF%BC%8Fevil.example"),
         ("/a\"b<c>", "/a%22b%3Cc%3E"),
+        ("/a^b`c{d}?q='^#`", "/a%5Eb%60c%7Bd%7D?q=%27^#%60"),
+        ("/a?#", "/a"),
+        ("/a?x#", "/a?x"),
+        ("/a/E:/..", "/a/"),
         // Another host, before or after normalisation.
         ("//evil.example", "/home"),
         ("//evil.example/path", "/home"),
@@ -442,14 +447,13 @@ mod tests {
         }
     }
 
-    /// What leptos_router does to a path before parsing it: keeps one leading slash and at most
-    /// one trailing slash.
+    /// What leptos_router's `resolve_path` does to an absolute path before parsing it: one
+    /// leading slash, and a run of trailing slashes (query and fragment included) cut to one.
     fn router_view(path: &str) -> String {
         let trimmed = path.trim_start_matches('/');
-        let (path, rest) = trimmed.split_at(trimmed.find(['?', '#']).unwrap_or(trimmed.len()));
-        let kept = path.trim_end_matches('/');
-        let slash = if kept.len() < path.len() { "/" } else { "" };
-        format!("/{kept}{slash}{rest}")
+        let kept = trimmed.trim_end_matches('/');
+        let slash = if kept.len() < trimmed.len() { "/" } else { "" };
+        format!("/{kept}{slash}")
     }
 
     #[test]

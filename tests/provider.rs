@@ -209,23 +209,6 @@ async fn corrupt_or_foreign_values_start_signed_out_and_are_cleared() {
 }
 
 #[wasm_bindgen_test]
-async fn oversized_cookie_is_an_error_and_changes_nothing() {
-    let mounted = mount(AuthConfig::cookie("auth_big"));
-    let huge_user = User {
-        name: "x".repeat(5000),
-    };
-    let err = mounted
-        .auth
-        .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(huge_user))
-        .unwrap_err();
-    assert!(matches!(err, AuthError::CookieTooLarge { .. }), "{err:?}");
-    settle().await;
-    assert_eq!(mounted.text(), "Unauthenticated");
-    assert_eq!(cookie_value("auth_big"), None);
-    mounted.unmount();
-}
-
-#[wasm_bindgen_test]
 async fn invalid_tokens_are_refused_with_a_reason() {
     let mounted = mount(AuthConfig::local_storage("auth_invalid"));
     let rows = [
@@ -248,18 +231,49 @@ async fn invalid_tokens_are_refused_with_a_reason() {
 }
 
 #[wasm_bindgen_test]
-async fn a_cookie_the_browser_refuses_is_a_typed_error() {
-    // 127.0.0.1 cannot set a cookie for example.com: the browser drops it without an error.
-    let mounted = mount(AuthConfig::cookie("auth_domain").cookie_domain("example.com"));
-    let err = mounted
+async fn refused_cookie_writes_are_typed_errors_and_change_nothing() {
+    type Check = fn(&AuthError) -> bool;
+    let rows: [(&str, AuthConfig<User>, User, Check); 2] = [
+        (
+            "auth_big",
+            AuthConfig::cookie("auth_big"),
+            User {
+                name: "x".repeat(5000),
+            },
+            |err| matches!(err, AuthError::CookieTooLarge { .. }),
+        ),
+        // 127.0.0.1 cannot set a cookie for example.com: the browser drops it without an error.
+        (
+            "auth_domain",
+            AuthConfig::cookie("auth_domain").cookie_domain("example.com"),
+            ada(),
+            |err| *err == AuthError::CookieRejected,
+        ),
+    ];
+    for (name, config, user, expected) in rows {
+        let mounted = mount(config);
+        let err = mounted
+            .auth
+            .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(user))
+            .unwrap_err();
+        assert!(expected(&err), "{name}: {err:?}");
+        settle().await;
+        assert_eq!(mounted.text(), "Unauthenticated", "{name}");
+        assert_eq!(cookie_value(name), None, "{name}");
+        mounted.unmount();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_cookie_for_another_path_is_not_taken_for_refused() {
+    // This page (/) cannot see a cookie at /elsewhere, so it cannot read it back.
+    let mounted = mount(AuthConfig::cookie("auth_elsewhere").cookie_path("/elsewhere"));
+    mounted
         .auth
         .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(ada()))
-        .unwrap_err();
-    assert_eq!(err, AuthError::CookieRejected);
-    settle().await;
-    assert_eq!(mounted.text(), "Unauthenticated");
-    assert_eq!(cookie_value("auth_domain"), None);
+        .unwrap();
     mounted.unmount();
+    set_raw_cookie("auth_elsewhere=; Path=/elsewhere; Max-Age=0");
 }
 
 #[wasm_bindgen_test]
@@ -390,4 +404,52 @@ async fn sibling_providers_each_serve_their_own_subtree() {
     drop(handle);
     element.remove();
     local_storage().remove_item("sibling_users").unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_nested_provider_serves_its_children_in_place_of_the_outer_one() {
+    use leptos::prelude::*;
+    let element = container();
+    let (outer, inner): (Slot, Slot) = Default::default();
+    let (outer_out, inner_out) = (outer.clone(), inner.clone());
+    let handle = leptos::mount::mount_to(element.clone(), move || {
+        let users = AuthConfig::<User>::local_storage("nested_users");
+        let staff = AuthConfig::<Staff>::cookie("nested_staff");
+        view! {
+            <AuthProvider config=users>
+                <Side label="outer" out=outer_out/>
+                <AuthProvider config=staff>
+                    <Side label="inner" out=inner_out/>
+                </AuthProvider>
+            </AuthProvider>
+        }
+    });
+    let seen = |slot: &Slot| slot.lock().unwrap().take().expect("rendered");
+    let (outer, inner) = (seen(&outer), seen(&inner));
+    let shown = |label: &str| {
+        element
+            .query_selector(&format!(".{label}"))
+            .unwrap()
+            .map(|p| p.text_content().unwrap_or_default())
+    };
+    // The inner subtree still finds the outer store by its type; the untyped hooks are the
+    // inner provider's.
+    assert!(outer.user_store.is_some() && outer.staff_store.is_none());
+    assert!(inner.user_store.is_some() && inner.staff_store.is_some());
+    outer
+        .user_store
+        .unwrap()
+        .sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(ada()))
+        .unwrap();
+    settle().await;
+    assert_eq!(shown("outer").as_deref(), Some("Authenticated"));
+    assert_eq!(shown("inner").as_deref(), Some("Unauthenticated"));
+    inner.sign_out.run(());
+    settle().await;
+    assert_eq!(shown("outer").as_deref(), Some("Authenticated"));
+    outer.sign_out.run(());
+    settle().await;
+    assert_eq!(shown("outer").as_deref(), Some("Unauthenticated"));
+    drop(handle);
+    element.remove();
 }

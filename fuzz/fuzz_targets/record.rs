@@ -10,9 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let decodes = record::decode::<User>(text, T0).is_ok();
     for can_refresh in [false, true] {
         let restored = record::restore::<User>(Some(text), T0, can_refresh);
-        assert_eq!(restored.clear, !restored.state.is_signed_in());
+        // Only a record that decodes can sign anybody in.
+        assert!(decodes || !restored.state.is_signed_in());
     }
     if let Ok(session) = record::decode::<User>(text, T0) {
         let again = record::encode(&session).expect("a decoded session encodes");

@@ -81,18 +81,20 @@ pub fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The record stored in cookie `name` of a `document.cookie` string: the first value that
-/// decodes as a record of ours (any version), so that a foreign cookie of the same name
-/// (another path, a parent domain) is passed over, never trusted. When none is ours, the
-/// first value is handed on as is: the record parser refuses it, and clearing then removes
-/// only the cookie at our own path and domain, never one elsewhere.
+/// decodes as a record of this format version, so that a foreign cookie of the same name
+/// (another path, a parent domain, React Auth Kit's raw token) is passed over, never trusted.
+/// When none is, the first value is handed on as is: the record parser refuses it, and
+/// clearing then removes only the cookie at our own path and domain, never one elsewhere.
+///
+/// A cookie written by this same crate, under the same name, for another path or a parent
+/// domain cannot be told apart from ours: give each app its own name, or use a `__Host-`
+/// cookie (`AuthConfig::host_cookie`), which no other path or domain can shadow.
 pub fn record_text(cookies: &str, name: &str) -> Option<String> {
+    let ours = format!("{{\"v\":{},", super::record::RECORD_VERSION);
     values(cookies, name)
-        .find_map(|value| decode_value(value).filter(|text| text.starts_with(RECORD_START)))
+        .find_map(|value| decode_value(value).filter(|text| text.starts_with(&ours)))
         .or_else(|| find(cookies, name).map(str::to_owned))
 }
-
-/// How every record we write starts (`{"v":<version>,…}`).
-const RECORD_START: &str = "{\"v\":";
 
 /// Encodes a record as a cookie value.
 pub fn encode_value(record: &str) -> String {
@@ -184,13 +186,15 @@ fn check_options(name: &str, options: &CookieOptions) -> Result<(), AuthError> {
             .any(|c| c == ';' || c.is_control() || c.is_whitespace())
     };
     let secure = options.secure == Some(true) || options.same_site == SameSite::None;
-    if name.starts_with(HOST_PREFIX) && (!secure || options.path != "/" || options.domain.is_some())
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with(&HOST_PREFIX.to_ascii_lowercase())
+        && (!secure || options.path != "/" || options.domain.is_some())
     {
         return Err(AuthError::Storage(format!(
             "a `{HOST_PREFIX}` cookie needs Secure, Path=/ and no Domain"
         )));
     }
-    if name.starts_with(SECURE_PREFIX) && !secure {
+    if lower.starts_with(&SECURE_PREFIX.to_ascii_lowercase()) && !secure {
         return Err(AuthError::Storage(format!(
             "a `{SECURE_PREFIX}` cookie needs Secure"
         )));
@@ -242,13 +246,18 @@ mod jar {
     }
 
     /// Whether the browser kept `value` under `name` (it drops a refused cookie silently).
+    /// A page outside the cookie's `Path` cannot see it, so there it is taken as kept.
     #[cfg(target_arch = "wasm32")]
-    pub(super) fn holds(name: &str, value: &str) -> bool {
+    pub(super) fn holds(name: &str, value: &str, cookie_path: &str) -> bool {
+        let page = web_sys::window().and_then(|window| window.location().pathname().ok());
+        if !page.is_some_and(|page| super::path_matches(&page, cookie_path)) {
+            return true;
+        }
         read().is_some_and(|cookies| super::values(&cookies, name).any(|v| v == value))
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    pub(super) fn holds(_: &str, _: &str) -> bool {
+    pub(super) fn holds(_: &str, _: &str, _: &str) -> bool {
         true
     }
 
@@ -293,7 +302,7 @@ impl TokenStorage for CookieStorage {
         // plain http) is dropped without an error; reading it back is the only way to know.
         // One that expires within the second (Max-Age=0) is gone by design, not refused.
         let expires_now = expires_at.is_some_and(|at| max_age(at, now).is_zero());
-        if expires_now || jar::holds(&self.name, &value) {
+        if expires_now || jar::holds(&self.name, &value, &self.options.path) {
             Ok(())
         } else {
             Err(AuthError::CookieRejected)
@@ -307,6 +316,14 @@ impl TokenStorage for CookieStorage {
             jar::page_is_https(),
         ));
     }
+}
+
+/// Whether a page at `page_path` sees a cookie with `Path=cookie_path` (RFC 6265 §5.1.4).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn path_matches(page_path: &str, cookie_path: &str) -> bool {
+    page_path == cookie_path
+        || (page_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/') || page_path[cookie_path.len()..].starts_with('/')))
 }
 
 /// Seconds until `expires_at`, rounded down: never later than the token.
@@ -400,6 +417,8 @@ mod tests {
             ("__Host-a", opts(Some(true), "/", Some("example.com")), false),
             ("__Secure-a", opts(Some(true), "/app", Some("example.com")), true),
             ("__Secure-a", opts(Some(false), "/", None), false),
+            ("__host-a", opts(Some(true), "/app", None), false),
+            ("__SECURE-a", opts(None, "/", None), false),
             ("plain", opts(Some(false), "/app", Some("example.com")), true),
         ];
         for (name, options, accepted) in rows {
@@ -417,13 +436,30 @@ mod tests {
             ("only ours".to_owned(), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
             (format!("_auth=eyJhbGciOi.eyJzdWIi.sig; _auth={ours}"), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
             (format!("_auth=YWJj; _auth={ours}"), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
-            (format!("_auth={old_format}; _auth={ours}"), Some(r#"{"v":9}"#.to_owned())),
+            (format!("_auth={old_format}; _auth={ours}"), Some(r#"{"v":1,"token":"t"}"#.to_owned())),
             ("_auth=eyJhbGciOi.eyJzdWIi.sig".to_owned(), Some("eyJhbGciOi.eyJzdWIi.sig".to_owned())),
             ("other=1".to_owned(), None),
         ];
         for (cookies, expected) in rows {
             let cookies = if cookies == "only ours" { format!("_auth={ours}") } else { cookies };
             assert_eq!(record_text(&cookies, "_auth"), expected, "{cookies}");
+        }
+    }
+
+    #[test]
+    fn path_match_table() {
+        let rows = [
+            ("/", "/", true),
+            ("/app", "/", true),
+            ("/app", "/app", true),
+            ("/app/x", "/app", true),
+            ("/app/x", "/app/", true),
+            ("/application", "/app", false),
+            ("/login", "/app", false),
+            ("/app", "/app/", false),
+        ];
+        for (page, cookie, sees) in rows {
+            assert_eq!(path_matches(page, cookie), sees, "{page} {cookie}");
         }
     }
 

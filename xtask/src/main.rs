@@ -160,14 +160,15 @@ fn simulation() -> Result {
     )
 }
 
-/// The fuzz targets (`fuzz/fuzz_targets`) and the dictionary (`fuzz/dict`) each uses.
-const FUZZ_TARGETS: [(&str, &str); 6] = [
-    ("token", "json"),
-    ("record", "json"),
-    ("cookie", "cookie"),
-    ("safe_next", "url"),
-    ("answer", "json"),
-    ("schedule", "json"),
+/// The fuzz targets (`fuzz/fuzz_targets`) and the dictionary (`fuzz/dict`) each uses (the
+/// schedule's input is binary).
+const FUZZ_TARGETS: [(&str, Option<&str>); 6] = [
+    ("token", Some("json")),
+    ("record", Some("json")),
+    ("cookie", Some("cookie")),
+    ("safe_next", Some("url")),
+    ("answer", Some("json")),
+    ("schedule", None),
 ];
 
 /// Seconds per fuzz target in `cargo xtask test`.
@@ -217,7 +218,7 @@ fn fuzz(seconds: u64) -> Result {
             .arg(&corpus)
             .arg(root().join("fuzz/seeds").join(target))
             .arg("--")
-            .arg(format!("-dict=fuzz/dict/{dict}.dict"))
+            .args(dict.map(|dict| format!("-dict=fuzz/dict/{dict}.dict")))
             .arg(format!("-max_total_time={seconds}"))
             .output()
             .map_err(|err| format!("fuzz {target}: could not start: {err}"))?;
