@@ -62,10 +62,11 @@ fn simulate(
             Decision::RefreshNow => {
                 figures.refresh_calls += 1;
                 let sent = state.session().expect("signed in").chain_token().clone();
+                let sent_at = now;
                 now = now + SERVER_LATENCY;
                 let token = format!("access-{}", figures.refresh_calls);
                 let refreshed = Refreshed::new(token).expires_in(ACCESS_LIFETIME);
-                let applied = state.apply_refresh(&sent, refreshed, now, leeway);
+                let applied = state.apply_refresh(&sent, refreshed, now, sent_at, leeway);
                 assert_eq!(applied, RefreshApplied::Applied);
                 held.push((now, now + ACCESS_LIFETIME));
             }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::AuthError;
 use crate::refresh::Refreshed;
 use crate::time::{earliest, Timestamp};
-use crate::token::{check_token_text, jwt_expiry, Token, TokenInfo};
+use crate::token::{check_token_text, clock_offset, jwt_expiry, Token, TokenInfo};
 
 /// What a user state type must be: cloneable, comparable (so that views reading only the user
 /// do not re-render when a refresh keeps it the same), and serialisable for storage.
@@ -152,6 +152,8 @@ pub struct Session<U> {
     pub(crate) refresh_expires_at: Option<Timestamp>,
     pub(crate) user: Option<U>,
     pub(crate) refreshed_at: Timestamp,
+    /// How far the server's clock is ahead of this one, in ms (negative: behind).
+    pub(crate) clock_offset: i64,
 }
 
 impl<U> Session<U> {
@@ -165,10 +167,18 @@ impl<U> Session<U> {
         U: serde::de::DeserializeOwned,
     {
         check_token_type(&request.token_type)?;
-        let access =
-            TokenInfo::inspect(request.auth_token.expose(), request.expires_in, now, leeway)?;
+        let clock_offset = clock_offset(request.auth_token.expose(), now).unwrap_or(0);
+        let access = TokenInfo::inspect_skewed(
+            request.auth_token.expose(),
+            request.expires_in,
+            now,
+            leeway,
+            clock_offset,
+        )?;
         let refresh_expires_at = match &request.refresh_token {
-            Some(token) => refresh_token_expiry(token, request.refresh_expires_in, now)?,
+            Some(token) => {
+                refresh_token_expiry(token, request.refresh_expires_in, now, clock_offset)?
+            }
             None => None,
         };
         let user = match request.user {
@@ -191,6 +201,7 @@ impl<U> Session<U> {
             refresh_expires_at,
             user,
             refreshed_at: now,
+            clock_offset,
         })
     }
 
@@ -222,6 +233,14 @@ impl<U> Session<U> {
     /// The user state.
     pub fn user(&self) -> Option<&U> {
         self.user.as_ref()
+    }
+
+    /// How far the server's clock is ahead of this browser's, in milliseconds (negative:
+    /// behind), as judged from the access token's `iat`; zero when they agree within
+    /// [`crate::token::SKEW_THRESHOLD`] or the token has no `iat`. Every expiry of the session
+    /// is on this browser's clock, with this offset taken off the server's `exp`.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset
     }
 
     /// When the user signed in or the tokens were last refreshed.
@@ -392,11 +411,16 @@ impl<U> AuthState<U> {
     /// sign-in makes the answer [`RefreshApplied::Stale`]. A new refresh token replaces the old
     /// one (rotation) even when the new access token is unusable; without one, the old one is
     /// kept.
+    ///
+    /// `sent_at` is when the refresh request went out: the clock offset is judged from the new
+    /// token's `iat` against it, so that a slow or late answer makes the expiry early, never
+    /// late.
     pub fn apply_refresh(
         &mut self,
         sent: &Token,
         refreshed: Refreshed<U>,
         now: Timestamp,
+        sent_at: Timestamp,
         leeway: Duration,
     ) -> RefreshApplied {
         let Some(session) = self.session.as_mut() else {
@@ -413,10 +437,13 @@ impl<U> AuthState<U> {
             refresh_expires_in,
             user,
         } = refreshed;
+        let offset =
+            clock_offset(auth_token.expose(), sent_at.min(now)).unwrap_or(session.clock_offset);
         let rotated = match refresh_token {
             Some(token) if check_token_text(token.expose()).is_ok() => {
                 let from_caller = refresh_expires_in.map(|expires_in| now + expires_in);
-                session.refresh_expires_at = earliest(jwt_expiry(token.expose()), from_caller);
+                let from_claims = jwt_expiry(token.expose()).map(|at| at.shifted(-offset));
+                session.refresh_expires_at = earliest(from_claims, from_caller);
                 session.refresh_token = Some(token);
                 true
             }
@@ -425,7 +452,9 @@ impl<U> AuthState<U> {
         let access = token_type
             .as_deref()
             .map_or(Ok(()), check_token_type)
-            .and_then(|()| TokenInfo::inspect(auth_token.expose(), expires_in, now, leeway))
+            .and_then(|()| {
+                TokenInfo::inspect_skewed(auth_token.expose(), expires_in, now, leeway, offset)
+            })
             .and_then(|access| {
                 if auth_token == session.auth_token {
                     Err(AuthError::TokenNotRenewed)
@@ -444,6 +473,7 @@ impl<U> AuthState<U> {
         };
         session.auth_token = auth_token;
         session.expires_at = access.expires_at;
+        session.clock_offset = offset;
         if let Some(token_type) = token_type {
             session.token_type = token_type;
         }
@@ -470,10 +500,12 @@ fn refresh_token_expiry(
     token: &Token,
     expires_in: Option<Duration>,
     now: Timestamp,
+    clock_offset: i64,
 ) -> Result<Option<Timestamp>, AuthError> {
     check_token_text(token.expose())?;
     let from_caller = expires_in.map(|expires_in| now + expires_in);
-    let expires_at = earliest(jwt_expiry(token.expose()), from_caller);
+    let from_claims = jwt_expiry(token.expose()).map(|at| at.shifted(-clock_offset));
+    let expires_at = earliest(from_claims, from_caller);
     if expires_at.is_some_and(|at| at <= now) {
         return Err(AuthError::RefreshTokenExpired);
     }
@@ -629,7 +661,7 @@ mod tests {
         let now = T0 + secs(250);
         let refreshed = Refreshed::new(access(1_000_550)).refresh_token("new");
         assert_eq!(
-            state.apply_refresh(&sent(&state), refreshed, now, LEEWAY),
+            state.apply_refresh(&sent(&state), refreshed, now, now, LEEWAY),
             RefreshApplied::Applied
         );
         let session = state.session().unwrap();
@@ -648,7 +680,7 @@ mod tests {
         let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("old"));
         let sent = sent(&state);
         assert_eq!(
-            state.apply_refresh(&sent, Refreshed::new(access(1_000_550)), T0, LEEWAY),
+            state.apply_refresh(&sent, Refreshed::new(access(1_000_550)), T0, T0, LEEWAY),
             RefreshApplied::Applied
         );
         assert_eq!(
@@ -664,7 +696,7 @@ mod tests {
         state.sign_out();
         let late = Refreshed::new(access(1_000_550)).refresh_token("rotated");
         assert_eq!(
-            state.apply_refresh(&started, late.clone(), T0, LEEWAY),
+            state.apply_refresh(&started, late.clone(), T0, T0, LEEWAY),
             RefreshApplied::Stale
         );
         assert!(!state.is_signed_in());
@@ -678,7 +710,7 @@ mod tests {
             .unwrap();
         let before = state.clone();
         assert_eq!(
-            state.apply_refresh(&started, late, T0, LEEWAY),
+            state.apply_refresh(&started, late, T0, T0, LEEWAY),
             RefreshApplied::Stale
         );
         assert_eq!(state, before);
@@ -700,7 +732,7 @@ mod tests {
         state.adopt(other_tab);
         let refreshed = Refreshed::new(access(1_000_550)).refresh_token("r2");
         assert_eq!(
-            state.apply_refresh(&started, refreshed, T0, LEEWAY),
+            state.apply_refresh(&started, refreshed, T0, T0, LEEWAY),
             RefreshApplied::Applied
         );
         let session = state.session().unwrap();
@@ -722,7 +754,7 @@ mod tests {
             let mut state = signed_in(SignIn::new(access(1_000_300)).refresh_token("r1"));
             let started = sent(&state);
             let rotated = answer.refresh_token("r2");
-            assert_eq!(state.apply_refresh(&started, rotated, T0, LEEWAY), RefreshApplied::Unusable(expected), "{case}");
+            assert_eq!(state.apply_refresh(&started, rotated, T0, T0, LEEWAY), RefreshApplied::Unusable(expected), "{case}");
             let session = state.session().unwrap();
             assert_eq!(session.refresh_token().unwrap().expose(), "r2", "{case}: rotated token kept");
             assert_eq!(session.auth_token().expose(), access(1_000_300), "{case}: old access kept");
@@ -731,10 +763,98 @@ mod tests {
         let before = state.clone();
         let started = sent(&state);
         assert_eq!(
-            state.apply_refresh(&started, Refreshed::new("garbage"), T0, LEEWAY),
+            state.apply_refresh(&started, Refreshed::new("garbage"), T0, T0, LEEWAY),
             RefreshApplied::Unusable(AuthError::MissingExpiry)
         );
         assert_eq!(state, before, "nothing rotated, nothing changed");
+    }
+
+    /// The server's clock is at `SERVER` when this browser's reads `SERVER + skew`.
+    const SERVER: u64 = 1_000_000;
+
+    fn skewed(skew: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(SERVER).shifted(skew * 1000)
+    }
+
+    /// A token the server issues at `at` (server time), living `lifetime` seconds.
+    fn issued(at: u64, lifetime: u64) -> String {
+        jwt(&format!(
+            r#"{{"iat":{at},"nbf":{at},"exp":{}}}"#,
+            at + lifetime
+        ))
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn expiries_are_on_this_browsers_clock_whatever_its_skew() {
+        // (case, browser clock minus server clock in s, access lifetime in s, offset in ms)
+        let rows: [(&str, i64, u64, i64); 8] = [
+            ("clocks agree", 0, 300, 0),
+            ("3 s ahead: noise, exp used as is", 3, 300, 0),
+            ("30 s behind, 4 s tokens", -30, 4, 30_000),
+            ("2 min ahead", 120, 300, -120_000),
+            ("2 min behind", -120, 300, 120_000),
+            ("1 h ahead, more than the lifetime", 3_600, 300, -3_600_000),
+            ("1 h behind, nbf an hour ahead here", -3_600, 300, 3_600_000),
+            ("1 h ahead, 10 s tokens", 3_600, 10, -3_600_000),
+        ];
+        for (case, skew, lifetime, offset) in rows {
+            let now = skewed(skew);
+            let request = SignIn::<String>::new(issued(SERVER, lifetime))
+                .refresh_token(issued(SERVER, 86_400));
+            let mut state = AuthState::signed_out();
+            state.sign_in(request, now, secs(0)).unwrap_or_else(|err| panic!("{case}: {err}"));
+            let session = state.session().unwrap();
+            assert_eq!(session.clock_offset_ms(), offset, "{case}");
+            // Within the threshold the server's exp stands; past it, the lifetime from now.
+            let exp = |lifetime: u64| match offset {
+                0 => Timestamp::from_unix_seconds(SERVER + lifetime),
+                _ => now + secs(lifetime),
+            };
+            assert_eq!(session.expires_at(), exp(lifetime), "{case}");
+            assert_eq!(session.refresh_expires_at(), Some(exp(86_400)), "{case}");
+        }
+    }
+
+    #[test]
+    fn a_late_refresh_answer_makes_the_expiry_early_never_late() {
+        // The browser is an hour behind. The request goes out at local `sent_at`, the server
+        // issues the token 2 s later, and the answer comes 40 s after it went out.
+        let sent_at = skewed(-3_600);
+        let mut state = AuthState::<String>::signed_out();
+        let request = SignIn::new(issued(SERVER, 300)).refresh_token("r1");
+        state.sign_in(request, sent_at, secs(0)).unwrap();
+        let issued_at = SERVER + 2;
+        let answer =
+            Refreshed::new(issued(issued_at, 300)).refresh_token(issued(issued_at, 86_400));
+        let received = sent_at + secs(40);
+        let applied = state.apply_refresh(&Token::new("r1"), answer, received, sent_at, secs(0));
+        assert_eq!(applied, RefreshApplied::Applied);
+        let session = state.session().unwrap();
+        // Truly it expires 302 s after `sent_at` on this clock; judged from the send time it
+        // is 300 s (2 s early). Judged from the receipt it would be 340 s (38 s late).
+        assert_eq!(session.expires_at(), sent_at + secs(300));
+        assert_eq!(session.refresh_expires_at(), Some(sent_at + secs(86_400)));
+        assert_eq!(session.clock_offset_ms(), 3_602_000);
+    }
+
+    #[test]
+    fn a_refresh_answer_without_iat_keeps_the_sessions_offset() {
+        let now = skewed(120);
+        let mut state = AuthState::<String>::signed_out();
+        let request = SignIn::new(issued(SERVER, 300)).refresh_token("r1");
+        state.sign_in(request, now, secs(0)).unwrap();
+        let later = now + secs(200);
+        let exp = SERVER + 500;
+        let answer = Refreshed::new(jwt(&format!(r#"{{"exp":{exp}}}"#)));
+        let applied = state.apply_refresh(&Token::new("r1"), answer, later, later, secs(0));
+        assert_eq!(applied, RefreshApplied::Applied);
+        let session = state.session().unwrap();
+        assert_eq!(session.clock_offset_ms(), -120_000);
+        assert_eq!(
+            session.expires_at(),
+            Timestamp::from_unix_seconds(exp + 120)
+        );
     }
 
     #[test]

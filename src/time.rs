@@ -54,6 +54,12 @@ impl Timestamp {
         Duration::from_millis(self.unix_millis.saturating_sub(earlier.unix_millis))
     }
 
+    /// This instant moved by `millis` (negative: earlier), saturating at both ends: a server
+    /// instant turned into a local one by a clock offset.
+    pub(crate) fn shifted(self, millis: i64) -> Timestamp {
+        Timestamp::from_unix_millis(self.unix_millis.saturating_add_signed(millis))
+    }
+
     /// The current wall-clock time: `Date.now()` in the browser, the system clock elsewhere.
     pub fn now() -> Self {
         #[cfg(target_arch = "wasm32")]

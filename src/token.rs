@@ -192,6 +192,18 @@ impl TokenInfo {
         now: Timestamp,
         leeway: Duration,
     ) -> Result<Self, AuthError> {
+        Self::inspect_skewed(token, expires_in, now, leeway, 0)
+    }
+
+    /// [`TokenInfo::inspect`] for a server whose clock is `clock_offset` ms ahead of this one
+    /// (negative: behind): `exp` and `nbf` are turned into local instants first.
+    pub(crate) fn inspect_skewed(
+        token: &str,
+        expires_in: Option<Duration>,
+        now: Timestamp,
+        leeway: Duration,
+        clock_offset: i64,
+    ) -> Result<Self, AuthError> {
         check_token_text(token)?;
         let claims = match Claims::decode(token) {
             Ok(claims) => Some(claims),
@@ -200,7 +212,8 @@ impl TokenInfo {
             Err(err) if expires_in.is_none() && token.split('.').count() == 3 => return Err(err),
             Err(_) => None,
         };
-        let from_claims = claims.as_ref().and_then(Claims::expires_at);
+        let local = |at: Timestamp| at.shifted(clock_offset.saturating_neg());
+        let from_claims = claims.as_ref().and_then(Claims::expires_at).map(local);
         let from_caller = expires_in.map(|expires_in| now + expires_in);
         let expires_at = earliest(from_claims, from_caller).ok_or(AuthError::MissingExpiry)?;
         if expires_at <= now {
@@ -209,7 +222,7 @@ impl TokenInfo {
             });
         }
         if let Some(not_before) = claims.as_ref().and_then(Claims::not_before) {
-            if not_before > now + leeway {
+            if local(not_before) > now + leeway {
                 return Err(AuthError::NotYetValid { not_before });
             }
         }
@@ -220,6 +233,29 @@ impl TokenInfo {
 /// The `exp` of `token` when it is a JWT that has one.
 pub(crate) fn jwt_expiry(token: &str) -> Option<Timestamp> {
     Claims::decode(token).ok()?.expires_at()
+}
+
+/// Offsets below this are the noise of whole-second `iat` and of the network: the server's
+/// clock is taken to agree with this one, and `exp` is used as it is.
+pub const SKEW_THRESHOLD: Duration = Duration::from_secs(5);
+
+/// How far the server's clock is ahead of this one, in ms (negative: behind), judged from a
+/// JWT's `iat` and a local instant no later than its issue: when the request was sent, or
+/// (at sign-in) when the answer came. `None` when the token has no `iat`; zero within
+/// [`SKEW_THRESHOLD`]. Measured from the send time, the time the server took counts as its
+/// clock being ahead, so the local expiry errs early, never late.
+pub(crate) fn clock_offset(token: &str, local: Timestamp) -> Option<i64> {
+    let issued_at = Claims::decode(token).ok()?.issued_at()?;
+    let offset = i64::try_from(issued_at.unix_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_sub(i64::try_from(local.unix_millis()).unwrap_or(i64::MAX));
+    Some(
+        if offset.unsigned_abs() < SKEW_THRESHOLD.as_millis() as u64 {
+            0
+        } else {
+            offset
+        },
+    )
 }
 
 /// Rejects what can never be a token: empty, oversized, or text that would break an HTTP

@@ -784,14 +784,17 @@ impl<U: UserState> Engine<U> {
                 ..
             }) if call.id == id => {
                 call.answered = true;
-                Some(call.sent.clone())
+                Some((call.sent.clone(), call.since))
             }
             _ => None,
         };
-        let sent = match current.clone() {
-            Some(sent) => sent,
+        let (sent, sent_at) = match current.clone() {
+            Some(call) => call,
             None => match self.late.iter().position(|call| call.id == id) {
-                Some(index) => self.late.swap_remove(index).sent,
+                Some(index) => {
+                    let call = self.late.swap_remove(index);
+                    (call.sent, call.since)
+                }
                 None => return,
             },
         };
@@ -808,7 +811,7 @@ impl<U: UserState> Engine<U> {
             return;
         }
         match result {
-            Ok(refreshed) => self.apply(now, &sent, refreshed, is_current),
+            Ok(refreshed) => self.apply(now, &sent, sent_at, refreshed, is_current),
             Err(RefreshError::Rejected(reason)) if is_current => {
                 if self.late_call_guards(now).is_some() {
                     // An earlier call with this token is still out and may have rotated it.
@@ -838,13 +841,20 @@ impl<U: UserState> Engine<U> {
         }
     }
 
-    fn apply(&mut self, now: Timestamp, sent: &Token, refreshed: Refreshed<U>, is_current: bool) {
+    fn apply(
+        &mut self,
+        now: Timestamp,
+        sent: &Token,
+        sent_at: Timestamp,
+        refreshed: Refreshed<U>,
+        is_current: bool,
+    ) {
         if !is_current && self.is_older_than_current(&refreshed, now) {
             return;
         }
         let applied = self
             .state
-            .apply_refresh(sent, refreshed, now, self.settings.leeway);
+            .apply_refresh(sent, refreshed, now, sent_at, self.settings.leeway);
         let rotated = self.chain_token().is_some_and(|token| token != *sent);
         if rotated {
             self.retire(Some(sent.clone()));
@@ -901,11 +911,13 @@ impl<U: UserState> Engine<U> {
             .refresh_token
             .as_ref()
             .is_some_and(|token| token != session.chain_token());
-        let expires_at = TokenInfo::inspect(
+        // On the session's clock offset, so that both expiries are judged alike.
+        let expires_at = TokenInfo::inspect_skewed(
             refreshed.auth_token.expose(),
             refreshed.expires_in,
             now,
             self.settings.leeway,
+            session.clock_offset,
         )
         .map(|info| info.expires_at);
         !rotates && expires_at.is_ok_and(|at| at <= session.expires_at())

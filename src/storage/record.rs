@@ -41,6 +41,13 @@ struct Record<U> {
     refreshed_at: u64,
     #[serde(default = "none")]
     user: Option<U>,
+    /// How far the server's clock is ahead of the browser's, in ms; left out when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    clock_offset: i64,
+}
+
+fn is_zero(offset: &i64) -> bool {
+    *offset == 0
 }
 
 fn none<U>() -> Option<U> {
@@ -90,6 +97,7 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
         refresh_expires_at: session.refresh_expires_at.map(Timestamp::unix_millis),
         refreshed_at: session.refreshed_at.unix_millis(),
         user: session.user.as_ref(),
+        clock_offset: session.clock_offset,
     };
     serde_json::to_string(&record).map_err(|err| AuthError::UserState(err.to_string()))
 }
@@ -121,13 +129,14 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
         return Err(RecordError::InvalidToken("token type".into()));
     }
     let millis = |at: u64| Some(Timestamp::from_unix_millis(at));
-    // Never later than the JWT's own `exp`, whatever the record says.
+    // Never later than the JWT's own `exp` (on this browser's clock), whatever the record says.
+    let local = |exp: Timestamp| exp.shifted(record.clock_offset.saturating_neg());
     let stored = Timestamp::from_unix_millis(record.expires_at);
-    let expires_at = jwt_expiry(&record.token).map_or(stored, |exp| stored.min(exp));
+    let expires_at = jwt_expiry(&record.token).map_or(stored, |exp| stored.min(local(exp)));
     let refresh_expires_at = record.refresh_token.as_deref().and_then(|token| {
         earliest(
             record.refresh_expires_at.and_then(millis),
-            jwt_expiry(token),
+            jwt_expiry(token).map(local),
         )
     });
     Ok(Session {
@@ -138,6 +147,7 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
         refresh_expires_at,
         user: record.user,
         refreshed_at: Timestamp::from_unix_millis(record.refreshed_at).min(now),
+        clock_offset: record.clock_offset,
     })
 }
 
@@ -229,6 +239,33 @@ mod tests {
             let text = encode(&original).unwrap();
             assert_eq!(decode::<User>(&text, T0), Ok(original));
         }
+    }
+
+    #[test]
+    fn the_clock_offset_is_stored_and_caps_the_expiry_on_this_clock() {
+        // This browser is 2 minutes ahead of the server.
+        let now = T0 + Duration::from_secs(120);
+        let token = jwt(r#"{"iat":1000000,"exp":1000300}"#);
+        let mut state: AuthState<User> = AuthState::signed_out();
+        let request = SignIn::new(token)
+            .refresh_token(jwt(r#"{"iat":1000000,"exp":1086400}"#))
+            .user(User { name: "ada".into() });
+        state.sign_in(request, now, Duration::ZERO).unwrap();
+        let original = state.session().cloned().unwrap();
+        let text = encode(&original).unwrap();
+        assert!(text.contains(r#""clock_offset":-120000"#), "{text}");
+        // Another tab, or the next page load, reads the same session on the same clock.
+        assert_eq!(decode::<User>(&text, now), Ok(original.clone()));
+        let local_exp = Timestamp::from_unix_seconds(1_000_420);
+        assert_eq!(original.expires_at(), local_exp);
+        // A tampered expiry is capped at the JWT's exp on this clock, not the server's.
+        let tampered = text.replace("1000420000", "9999999999999");
+        assert_eq!(
+            decode::<User>(&tampered, now).unwrap().expires_at(),
+            local_exp
+        );
+        // Without skew nothing is added to the record.
+        assert!(!encode(&full()).unwrap().contains("clock_offset"));
     }
 
     #[test]
