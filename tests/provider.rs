@@ -16,6 +16,18 @@ fn ada() -> User {
     User { name: "Ada".into() }
 }
 
+/// Signs Ada in with a 10-minute token, checks the page shows her, and returns the token.
+async fn sign_in_ada(mounted: &Mounted) -> String {
+    let token = jwt_expiring_in(600, "ada");
+    mounted
+        .auth
+        .sign_in(SignIn::new(token.clone()).user(ada()))
+        .unwrap();
+    settle().await;
+    assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
+    token
+}
+
 #[wasm_bindgen_test]
 async fn cookie_sign_in_renders_persists_survives_reload_and_signs_out() {
     let name = "auth_cookie_cycle";
@@ -26,13 +38,7 @@ async fn cookie_sign_in_renders_persists_survives_reload_and_signs_out() {
         mounted.text()
     );
 
-    let token = jwt_expiring_in(600, "ada");
-    mounted
-        .auth
-        .sign_in(SignIn::new(token.clone()).user(ada()))
-        .unwrap();
-    settle().await;
-    assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
+    let token = sign_in_ada(&mounted).await;
 
     // The cookie holds the whole record, with the attributes we promised.
     let value = cookie_value(name).expect("cookie written");
@@ -80,13 +86,7 @@ async fn cookie_sign_in_renders_persists_survives_reload_and_signs_out() {
 async fn local_storage_sign_in_persists_survives_reload_and_signs_out() {
     let key = "auth_local_cycle";
     let mounted = mount(AuthConfig::local_storage(key));
-    let token = jwt_expiring_in(600, "ada");
-    mounted
-        .auth
-        .sign_in(SignIn::new(token.clone()).user(ada()))
-        .unwrap();
-    settle().await;
-    assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
+    let token = sign_in_ada(&mounted).await;
     let stored = local_storage()
         .get_item(key)
         .unwrap()
@@ -279,14 +279,8 @@ async fn a_cookie_for_another_path_is_not_taken_for_refused() {
 #[wasm_bindgen_test]
 async fn a_host_prefixed_cookie_is_secure_host_only_and_at_the_root() {
     let mounted = mount(AuthConfig::host_cookie("auth"));
-    let token = jwt_expiring_in(600, "ada");
     // Chromium treats http://127.0.0.1 as a secure context, so Secure cookies are kept.
-    mounted
-        .auth
-        .sign_in(SignIn::new(token.clone()).user(ada()))
-        .unwrap();
-    settle().await;
-    assert_eq!(mounted.text(), format!("AuthenticatedAda{token}"));
+    sign_in_ada(&mounted).await;
     let attributes = cookie_attributes("__Host-auth").await.expect("stored");
     assert_eq!(field(&attributes, "secure"), true);
     assert_eq!(field(&attributes, "path"), "/");
@@ -310,6 +304,19 @@ struct Seen {
 }
 
 type Slot = std::sync::Arc<std::sync::Mutex<Option<Seen>>>;
+
+/// What a rendered `Side` handed out.
+fn seen(slot: &Slot) -> Seen {
+    slot.lock().unwrap().take().expect("rendered")
+}
+
+/// The status a `Side` shows, `None` when it is not in the page.
+fn shown(element: &web_sys::HtmlElement, label: &str) -> Option<String> {
+    element
+        .query_selector(&format!(".{label}"))
+        .unwrap()
+        .map(|p| p.text_content().unwrap_or_default())
+}
 
 #[leptos::component]
 fn Side(label: &'static str, out: Slot) -> impl leptos::prelude::IntoView {
@@ -347,14 +354,8 @@ async fn sibling_providers_each_serve_their_own_subtree() {
             </AuthProvider>
         }
     });
-    let seen = |slot: &Slot| slot.lock().unwrap().take().expect("rendered");
     let (a, b) = (seen(&a), seen(&b));
-    let shown = |label: &str| {
-        element
-            .query_selector(&format!(".{label}"))
-            .unwrap()
-            .map(|p| p.text_content().unwrap_or_default())
-    };
+    let shown = |label: &str| shown(&element, label);
 
     // Each subtree finds its own store and not the sibling's.
     assert!(a.user_store.is_some() && a.staff_store.is_none());
@@ -424,14 +425,8 @@ async fn a_nested_provider_serves_its_children_in_place_of_the_outer_one() {
             </AuthProvider>
         }
     });
-    let seen = |slot: &Slot| slot.lock().unwrap().take().expect("rendered");
     let (outer, inner) = (seen(&outer), seen(&inner));
-    let shown = |label: &str| {
-        element
-            .query_selector(&format!(".{label}"))
-            .unwrap()
-            .map(|p| p.text_content().unwrap_or_default())
-    };
+    let shown = |label: &str| shown(&element, label);
     // The inner subtree still finds the outer store by its type; the untyped hooks are the
     // inner provider's.
     assert!(outer.user_store.is_some() && outer.staff_store.is_none());
