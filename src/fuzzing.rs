@@ -28,6 +28,15 @@ pub fn jwt(payload: &str) -> String {
     )
 }
 
+/// What leptos_router's `resolve_path` does to an absolute path before parsing it: one
+/// leading slash, and a run of trailing slashes (query and fragment included) cut to one.
+pub fn router_view(path: &str) -> String {
+    let trimmed = path.trim_start_matches('/');
+    let kept = trimmed.trim_end_matches('/');
+    let slash = if kept.len() < trimmed.len() { "/" } else { "" };
+    format!("/{kept}{slash}")
+}
+
 /// The user type the fuzz targets restore records into (strings only: a JSON float does not
 /// survive serde_json's parse and print exactly, which is not ours to test).
 pub type User = std::collections::BTreeMap<String, String>;

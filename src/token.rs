@@ -294,13 +294,7 @@ pub(crate) mod tests {
     use serde::Deserialize;
 
     /// An unsigned JWT with `payload` as its claims (the signature is never checked).
-    pub(crate) fn jwt(payload: &str) -> String {
-        format!(
-            "{}.{}.sig",
-            base64url_encode(br#"{"alg":"HS256","typ":"JWT"}"#),
-            base64url_encode(payload.as_bytes())
-        )
-    }
+    pub(crate) use crate::fuzzing::jwt;
 
     const NOW: Timestamp = Timestamp::from_unix_seconds(1_000_000);
     const LEEWAY: Duration = Duration::from_secs(30);

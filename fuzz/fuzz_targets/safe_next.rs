@@ -3,34 +3,15 @@
 //! WHATWG parser (up to which characters each percent-encodes).
 #![no_main]
 
-use leptos_auth_kit::fuzzing::normalize_next;
+use leptos_auth_kit::fuzzing::{normalize_next, router_view};
 use leptos_auth_kit::guard::safe_next;
 use libfuzzer_sys::fuzz_target;
+use percent_encoding::percent_decode_str;
 use url::Url;
 
 /// Percent-decoded bytes, so that two parsers that encode different sets compare equal.
 fn decoded(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
+    percent_decode_str(text).collect()
 }
 
 /// Whether a path segment looks like a Windows drive letter (`C:`, `c|`): the `url` crate keeps
@@ -64,15 +45,6 @@ fn reference(next: &str) -> Option<String> {
         text.push_str(fragment);
     }
     Some(text)
-}
-
-/// What leptos_router's `resolve_path` does to an absolute path before parsing it: one
-/// leading slash, and a run of trailing slashes (query and fragment included) cut to one.
-fn router_view(path: &str) -> String {
-    let trimmed = path.trim_start_matches('/');
-    let kept = trimmed.trim_end_matches('/');
-    let slash = if kept.len() < trimmed.len() { "/" } else { "" };
-    format!("/{kept}{slash}")
 }
 
 fuzz_target!(|data: &[u8]| {
