@@ -195,6 +195,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ("fractional", r#"{"exp":1700000300.5,"nbf":1.7e9}"#),
         ("huge", r#"{"exp":18446744073709551615,"iat":-1}"#),
         ("no-exp", r#"{"sub":"ada"}"#),
+        ("scalar", "1700000300"),
+        ("array", r#"["ada",{"exp":1700000300}]"#),
     ];
     for (name, payload) in payloads {
         add("token", name, jwt(payload).into_bytes());

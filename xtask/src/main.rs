@@ -16,8 +16,9 @@ const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench|fuzz [seconds]>
   demo   run the demo app and demo server: http://127.0.0.1:8080
   e2e    only the Playwright end-to-end suite
   bench  print the refresh engine's figures for a simulated hour
-  fuzz   run every fuzz target for [seconds] each (default 60; needs the nightly toolchain;
-         `test` runs them for 10 s each when nightly is there)";
+  fuzz   explore with every fuzz target for [seconds] each (default 60; needs the nightly
+         toolchain); `test` runs them from the committed seeds with a fixed random seed and a
+         fixed number of inputs when nightly is there, the same inputs on every machine";
 
 /// The trunk release that builds with this machine's Rust (newer ones need a newer Rust).
 const TRUNK_VERSION: &str = "0.21.14";
@@ -30,8 +31,8 @@ fn main() {
         "e2e" => setup().and_then(|()| e2e()),
         "bench" => bench(),
         "fuzz" => match env::args().nth(2).map(|s| s.parse::<u64>()) {
-            None => fuzz(60),
-            Some(Ok(seconds)) => fuzz(seconds),
+            None => fuzz(FuzzRun::Explore { seconds: 60 }),
+            Some(Ok(seconds)) => fuzz(FuzzRun::Explore { seconds }),
             Some(Err(_)) => Err("fuzz takes a number of seconds per target".into()),
         },
         _ => {
@@ -136,7 +137,7 @@ fn test() -> Result {
             ])
             .env("CHROMEDRIVER", chromedriver()),
     )?;
-    fuzz(FUZZ_TEST_SECONDS)?;
+    fuzz(FuzzRun::Check)?;
     e2e()?;
     println!("\nall checks passed");
     Ok(())
@@ -160,19 +161,29 @@ fn simulation() -> Result {
     )
 }
 
-/// The fuzz targets (`fuzz/fuzz_targets`) and the dictionary (`fuzz/dict`) each uses (the
-/// schedule's input is binary).
-const FUZZ_TARGETS: [(&str, Option<&str>); 6] = [
-    ("token", Some("json")),
-    ("record", Some("json")),
-    ("cookie", Some("cookie")),
-    ("safe_next", Some("url")),
-    ("answer", Some("json")),
-    ("schedule", None),
+/// The fuzz targets (`fuzz/fuzz_targets`), the dictionary (`fuzz/dict`) each uses (the
+/// schedule's input is binary) and how many inputs `cargo xtask test` gives each (about 5 s on
+/// 2 cores; the schedule target runs the session engine for hours of simulated time per input).
+const FUZZ_TARGETS: [(&str, Option<&str>, u32); 6] = [
+    ("token", Some("json"), 500_000),
+    ("record", Some("json"), 500_000),
+    ("cookie", Some("cookie"), 500_000),
+    ("safe_next", Some("url"), 500_000),
+    ("answer", Some("json"), 500_000),
+    ("schedule", None, 3_000),
 ];
 
-/// Seconds per fuzz target in `cargo xtask test`.
-const FUZZ_TEST_SECONDS: u64 = 10;
+/// How the fuzz targets run.
+#[derive(Clone, Copy)]
+enum FuzzRun {
+    /// `cargo xtask test`: the committed seeds, a fixed random seed and a fixed number of
+    /// inputs, so every machine tries the same inputs and a red run is reproducible; what it
+    /// finds stays out of `fuzz/corpus`.
+    Check,
+    /// `cargo xtask fuzz`: a new random seed each run, for `seconds` per target, growing
+    /// `fuzz/corpus`.
+    Explore { seconds: u64 },
+}
 
 /// The nightly toolchain's cargo (through rustup), whatever toolchain runs xtask.
 fn nightly_cargo() -> Command {
@@ -185,9 +196,9 @@ fn nightly_cargo() -> Command {
     command
 }
 
-/// Runs every fuzz target for `seconds`, from its committed seeds (`fuzz/seeds`) and the
-/// corpus it grew before (`fuzz/corpus`, not committed), and prints what each tried.
-fn fuzz(seconds: u64) -> Result {
+/// Runs every fuzz target from its committed seeds (`fuzz/seeds`), and when exploring, the
+/// corpus it grew before (`fuzz/corpus`, not committed); prints what each tried.
+fn fuzz(how: FuzzRun) -> Result {
     let toolchains = output("rustup", &["toolchain", "list"]).unwrap_or_default();
     if !toolchains.lines().any(|line| line.starts_with("nightly")) {
         println!("\n==> fuzz: skipped (no nightly toolchain; `rustup toolchain install nightly`)");
@@ -207,10 +218,24 @@ fn fuzz(seconds: u64) -> Result {
         "build the fuzz targets (nightly)",
         nightly_cargo().args(["fuzz", "build"]).args(flags),
     )?;
-    println!("\n==> fuzz ({seconds} s per target)");
-    for (target, dict) in FUZZ_TARGETS {
-        let corpus = root().join("fuzz/corpus").join(target);
+    match how {
+        FuzzRun::Check => println!("\n==> fuzz (seeds, fixed random seed and input count)"),
+        FuzzRun::Explore { seconds } => println!("\n==> fuzz ({seconds} s per target)"),
+    }
+    for (target, dict, runs) in FUZZ_TARGETS {
+        let corpus = match how {
+            FuzzRun::Check => root().join("target/fuzz-check").join(target),
+            FuzzRun::Explore { .. } => root().join("fuzz/corpus").join(target),
+        };
+        if let FuzzRun::Check = how {
+            // Start from the seeds alone; a file left from an earlier run is no longer there.
+            let _ = std::fs::remove_dir_all(&corpus);
+        }
         std::fs::create_dir_all(&corpus).map_err(|err| format!("{}: {err}", corpus.display()))?;
+        let limit = match how {
+            FuzzRun::Check => vec!["-seed=1".to_owned(), format!("-runs={runs}")],
+            FuzzRun::Explore { seconds } => vec![format!("-max_total_time={seconds}")],
+        };
         let out = nightly_cargo()
             .args(["fuzz", "run"])
             .args(flags)
@@ -219,7 +244,7 @@ fn fuzz(seconds: u64) -> Result {
             .arg(root().join("fuzz/seeds").join(target))
             .arg("--")
             .args(dict.map(|dict| format!("-dict=fuzz/dict/{dict}.dict")))
-            .arg(format!("-max_total_time={seconds}"))
+            .args(limit)
             .output()
             .map_err(|err| format!("fuzz {target}: could not start: {err}"))?;
         let log = String::from_utf8_lossy(&out.stderr);
