@@ -54,6 +54,8 @@ pub(crate) struct BrowserIo<U: UserState> {
     timer: RefCell<Option<gloo_timers::callback::Timeout>>,
     #[cfg(target_arch = "wasm32")]
     tab_sync: RefCell<Option<crate::sync::TabSync>>,
+    #[cfg(target_arch = "wasm32")]
+    lifecycle: RefCell<Option<crate::lifecycle::PageLifecycle>>,
     locks: RefCell<HashMap<Id, oneshot::Sender<()>>>,
     waiters: RefCell<HashMap<Id, oneshot::Sender<RefreshOutcome>>>,
 }
@@ -181,6 +183,12 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
         let hook = match hook {
             Hook::Refreshed => self.config.on_refreshed.clone(),
             Hook::SessionExpired => self.config.on_session_expired.clone(),
+            Hook::SessionEnding(ends_at) => {
+                if let Some(ending) = self.config.on_session_ending.clone() {
+                    (ending.callback)(ends_at);
+                }
+                return;
+            }
         };
         if let Some(hook) = hook {
             hook();
@@ -207,6 +215,7 @@ pub struct Auth<U: UserState> {
     header: Memo<Option<String>>,
     token: Memo<Option<Token>>,
     expires_at: Memo<Option<Timestamp>>,
+    ends_at: Memo<Option<Timestamp>>,
     claims: Memo<Option<Claims>>,
     shell: StoredValue<Rc<Shell<U>>, LocalArena>,
 }
@@ -231,11 +240,18 @@ impl<U: UserState> Auth<U> {
     /// [`Auth::start`].
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
         let storage = config.storage();
-        let settings = Settings::new(
-            config.leeway,
-            config.refresh.as_ref(),
-            config.refresh_lock(),
-        );
+        let settings = Settings {
+            warn_before: config
+                .on_session_ending
+                .as_ref()
+                .map(|ending| ending.before),
+            ..Settings::new(
+                config.leeway,
+                config.refresh.as_ref(),
+                config.refresh_lock(),
+            )
+        };
+        let can_refresh = config.refresh.is_some();
         let published = Published {
             state: RwSignal::new(AuthState::signed_out()),
             status: RwSignal::new(AuthStatus::Unauthenticated),
@@ -253,6 +269,8 @@ impl<U: UserState> Auth<U> {
                     timer: RefCell::default(),
                     #[cfg(target_arch = "wasm32")]
                     tab_sync: RefCell::default(),
+                    #[cfg(target_arch = "wasm32")]
+                    lifecycle: RefCell::default(),
                     locks: RefCell::default(),
                     waiters: RefCell::default(),
                 },
@@ -272,6 +290,9 @@ impl<U: UserState> Auth<U> {
             header: Memo::new(move |_| state.with(|s| s.session().map(|s| s.header()))),
             token: Memo::new(move |_| state.with(|s| s.session().map(|s| s.auth_token().clone()))),
             expires_at: Memo::new(move |_| state.with(|s| s.session().map(|s| s.expires_at()))),
+            ends_at: Memo::new(move |_| {
+                state.with(|s| s.session().and_then(|s| s.ends_at(can_refresh)))
+            }),
             claims: Memo::new(move |_| {
                 state.with(|s| {
                     s.session()
@@ -320,6 +341,17 @@ impl<U: UserState> Auth<U> {
     /// When the access token expires, `None` when signed out.
     pub fn expires_at(&self) -> Signal<Option<Timestamp>> {
         self.expires_at.into()
+    }
+
+    /// When the session ends unless the user signs in again, on this browser's clock: the
+    /// refresh token's expiry when refresh is configured, the access token's otherwise; `None`
+    /// when signed out or when the end is not known (see [`Session::ends_at`]). A rotating
+    /// server moves it later on every refresh. To warn ahead of it, see
+    /// [`AuthConfig::on_session_ending`].
+    ///
+    /// [`Session::ends_at`]: crate::Session::ends_at
+    pub fn session_ends_at(&self) -> Signal<Option<Timestamp>> {
+        self.ends_at.into()
     }
 
     /// The access token's claims when it is a JWT (decoded, not verified), `None` otherwise.
@@ -371,10 +403,11 @@ impl<U: UserState> Auth<U> {
     }
 
     /// Makes the first decision (refresh at once, set the timer) and starts listening to
-    /// other tabs; called when the provider mounts.
+    /// other tabs and to the page's lifecycle; called when the provider mounts.
     pub(crate) fn start(&self) {
         #[cfg(target_arch = "wasm32")]
         if let Some(shell) = self.shell() {
+            use crate::lifecycle::{is_online, PageEvent, PageLifecycle};
             let io = shell.io();
             let driver = Rc::downgrade(&shell);
             *io.tab_sync.borrow_mut() =
@@ -383,6 +416,18 @@ impl<U: UserState> Auth<U> {
                         driver.feed(Event::StorageChanged);
                     }
                 });
+            let driver = Rc::downgrade(&shell);
+            *io.lifecycle.borrow_mut() = PageLifecycle::start(move |event| {
+                if let Some(driver) = driver.upgrade() {
+                    driver.feed(match event {
+                        PageEvent::Resumed => Event::Resumed,
+                        PageEvent::Online(online) => Event::Online(online),
+                    });
+                }
+            });
+            if !is_online() {
+                shell.feed(Event::Online(false));
+            }
         }
         self.feed(Event::Wake);
     }
@@ -395,7 +440,10 @@ impl<U: UserState> Auth<U> {
             // The engine keeps only the timers of what it still finishes (a call's deadline,
             // the late-call hold); they go with the driver once nothing holds it.
             #[cfg(target_arch = "wasm32")]
-            shell.io().tab_sync.borrow_mut().take();
+            {
+                shell.io().tab_sync.borrow_mut().take();
+                shell.io().lifecycle.borrow_mut().take();
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::refresh::Refresh;
 use crate::storage::{CookieStorage, LocalStorage, MemoryStorage, SessionStorage, TokenStorage};
+use crate::time::Timestamp;
 
 /// The cookie `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +66,13 @@ pub(crate) enum StorageChoice {
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
+/// `on_session_ending`: how long before the end, and what to call with the end instant.
+#[derive(Clone)]
+pub(crate) struct EndingHook {
+    pub(crate) before: Duration,
+    pub(crate) callback: Arc<dyn Fn(Timestamp) + Send + Sync>,
+}
+
 /// How the auth store behaves. Build one and hand it to `<AuthProvider config=…>`.
 ///
 /// ## Usage
@@ -88,6 +96,7 @@ pub struct AuthConfig<U> {
     pub(crate) refresh: Option<Refresh<U>>,
     pub(crate) on_refreshed: Option<Hook>,
     pub(crate) on_session_expired: Option<Hook>,
+    pub(crate) on_session_ending: Option<EndingHook>,
 }
 
 impl<U> Clone for AuthConfig<U> {
@@ -99,6 +108,7 @@ impl<U> Clone for AuthConfig<U> {
             refresh: self.refresh.clone(),
             on_refreshed: self.on_refreshed.clone(),
             on_session_expired: self.on_session_expired.clone(),
+            on_session_ending: self.on_session_ending.clone(),
         }
     }
 }
@@ -126,6 +136,7 @@ impl<U> AuthConfig<U> {
             refresh: None,
             on_refreshed: None,
             on_session_expired: None,
+            on_session_ending: None,
         }
     }
 
@@ -231,6 +242,40 @@ impl<U> AuthConfig<U> {
     /// refresh it, the refresh token expired, or the server rejected a refresh.
     pub fn on_session_expired(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_session_expired = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called once, `before` the session ends (see [`Session::ends_at`]), with the instant it
+    /// ends, so the app can say "you will be signed out in 5 minutes" and offer to sign in
+    /// again. When a refresh moves the end later (a rotating server issues each new refresh
+    /// token with a full lifetime), it is called again before the new end. Nothing is called
+    /// when the end is not known (an opaque refresh token without `refresh_expires_in`).
+    /// Each tab (each provider) calls its own.
+    ///
+    /// ## Usage
+    /// ```
+    /// use leptos_auth_kit::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let config = AuthConfig::<()>::local_storage("auth").on_session_ending(
+    ///     Duration::from_secs(300),
+    ///     |ends_at: Timestamp| {
+    ///         let left = ends_at.saturating_duration_since(Timestamp::now());
+    ///         leptos::logging::log!("signed out in {} s", left.as_secs());
+    ///     },
+    /// );
+    /// ```
+    ///
+    /// [`Session::ends_at`]: crate::Session::ends_at
+    pub fn on_session_ending(
+        mut self,
+        before: Duration,
+        callback: impl Fn(Timestamp) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_session_ending = Some(EndingHook {
+            before,
+            callback: Arc::new(callback),
+        });
         self
     }
 

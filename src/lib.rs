@@ -73,6 +73,8 @@ mod error;
 pub mod fuzzing;
 pub mod guard;
 mod hooks;
+#[cfg(target_arch = "wasm32")]
+mod lifecycle;
 mod provider;
 pub mod refresh;
 pub mod state;

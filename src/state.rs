@@ -264,6 +264,40 @@ impl<U> Session<U> {
         self.refresh_expires_at.is_some_and(|at| at <= now)
     }
 
+    /// When the session ends unless the user signs in again, on this browser's clock: with a
+    /// refresh callback (`can_refresh`), the refresh token's expiry (`None` when that is not
+    /// known: an opaque refresh token without `refresh_expires_in`, or none kept because the
+    /// server refreshes by its own cookie); without one, the access token's expiry (or the
+    /// refresh token's, when earlier). A rotating server (SimpleJWT's `ROTATE_REFRESH_TOKENS`)
+    /// issues each new refresh token with a full lifetime, so every refresh moves this later.
+    ///
+    /// ## Usage
+    /// ```
+    /// use leptos_auth_kit::{AuthState, SignIn, Timestamp};
+    /// use std::time::Duration;
+    ///
+    /// let now = Timestamp::from_unix_seconds(1_000);
+    /// let mut state = AuthState::<()>::signed_out();
+    /// let sign_in = SignIn::new("access")
+    ///     .expires_in(Duration::from_secs(300))
+    ///     .refresh_token("refresh")
+    ///     .refresh_expires_in(Duration::from_secs(3_600));
+    /// state.sign_in(sign_in, now, Duration::ZERO).unwrap();
+    /// let session = state.session().unwrap();
+    /// assert_eq!(session.ends_at(true), Some(now + Duration::from_secs(3_600)));
+    /// assert_eq!(session.ends_at(false), Some(now + Duration::from_secs(300)));
+    /// ```
+    pub fn ends_at(&self, can_refresh: bool) -> Option<Timestamp> {
+        if can_refresh {
+            self.refresh_expires_at
+        } else {
+            Some(
+                self.refresh_expires_at
+                    .map_or(self.expires_at, |at| at.min(self.expires_at)),
+            )
+        }
+    }
+
     /// Whether the session must end at `now`: the refresh token expired, or the access token
     /// expired and nothing can refresh it.
     pub fn must_end(&self, now: Timestamp, can_refresh: bool) -> bool {

@@ -73,6 +73,9 @@ pub(crate) struct Settings {
     /// Whether other tabs share the storage (refresh under a cross-tab lock, settle before
     /// believing a rejection).
     pub(crate) shared: bool,
+    /// How long before the session's end (see [`Session::ends_at`]) `on_session_ending` runs,
+    /// `None` when it is not configured.
+    pub(crate) warn_before: Option<Duration>,
 }
 
 impl Settings {
@@ -92,6 +95,7 @@ impl Settings {
             }),
             timeout: clamp_timeout(refresh.map_or(Duration::ZERO, |refresh| refresh.timeout)),
             shared,
+            warn_before: None,
         }
     }
 }
@@ -100,6 +104,16 @@ impl Settings {
 pub(crate) enum Event<U> {
     /// The timer fired (or something else asks to re-decide now).
     Wake,
+    // Fed by the browser shell and the tests (the host build has no page).
+    #[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
+    /// The page may have been asleep, frozen, hidden or in the back/forward cache and is back
+    /// (`visibilitychange` to visible, `pageshow`, `focus`, `resume`): re-read storage,
+    /// re-decide, and set the timer anew (one set before a sleep may fire late).
+    Resumed,
+    #[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
+    /// The browser went online (`true`) or offline. Offline, the schedule's refreshes wait for
+    /// the network and failed calls do not count toward the backoff.
+    Online(bool),
     /// Another tab (or another provider) may have changed storage.
     StorageChanged,
     /// The user signed in; the session is already in storage as `text`.
@@ -133,6 +147,8 @@ pub(crate) enum Hook {
     Refreshed,
     /// `on_session_expired`.
     SessionExpired,
+    /// `on_session_ending`, for the session that ends at this instant.
+    SessionEnding(Timestamp),
 }
 
 /// Something for the shell to do, in order. (No `Debug`: records hold tokens.)
@@ -226,6 +242,10 @@ pub(crate) struct Engine<U> {
     wrote_under_lock: bool,
     timer: Option<Timestamp>,
     unmounted: bool,
+    /// The browser says it is offline (`navigator.onLine`).
+    offline: bool,
+    /// The session end `on_session_ending` last ran for.
+    warned_for: Option<Timestamp>,
     out: Vec<Command<U>>,
     hooks: Vec<Command<U>>,
 }
@@ -270,6 +290,8 @@ impl<U: UserState> Engine<U> {
             wrote_under_lock: false,
             timer: None,
             unmounted: false,
+            offline: false,
+            warned_for: None,
             out: Vec::new(),
             hooks: Vec::new(),
         };
@@ -352,10 +374,11 @@ impl<U: UserState> Engine<U> {
             event => {
                 self.sync(now, stored);
                 match event {
-                    Event::Wake => {
+                    Event::Wake | Event::Resumed => {
                         self.timer = None;
                         self.deadlines(now);
                     }
+                    Event::Online(online) => self.offline = !online,
                     Event::SignOut => self.sign_out(),
                     Event::RefreshRequested(waiter) => self.request(now, Some(waiter)),
                     Event::LockGranted(flight) => self.lock_granted(now, flight),
@@ -530,7 +553,11 @@ impl<U: UserState> Engine<U> {
     }
 
     fn record_failure(&mut self, now: Timestamp, reason: &str) {
-        self.failures.record(now);
+        // Offline every call fails: that says nothing about the server, and must not stretch
+        // the backoff past the moment the network is back.
+        if !self.offline {
+            self.failures.record(now);
+        }
         self.info.last_error = Some(reason.to_owned());
     }
 
@@ -1007,9 +1034,30 @@ impl<U: UserState> Engine<U> {
                 };
                 self.end_session(reason.into());
             }
-            Decision::RefreshNow if self.flight.is_none() => self.request(now, None),
+            // Offline, the call would fail: refresh when the network is back.
+            Decision::RefreshNow if self.flight.is_none() && !self.offline => {
+                self.request(now, None)
+            }
             _ => {}
         }
+        if let Some((warn_at, ends_at)) = self.session_warning() {
+            if warn_at <= now && now < ends_at {
+                self.warned_for = Some(ends_at);
+                self.hook(Hook::SessionEnding(ends_at));
+            }
+        }
+    }
+
+    /// When `on_session_ending` is to run and the end it is for, while it has not run for
+    /// that end: `None` when it is not configured, nobody is signed in, or the end is unknown.
+    /// A rotation that moves the end later warns again before the new end.
+    fn session_warning(&self) -> Option<(Timestamp, Timestamp)> {
+        let before = self.settings.warn_before?;
+        let ends_at = self
+            .state
+            .session()?
+            .ends_at(self.settings.timing.is_some())?;
+        (self.warned_for != Some(ends_at)).then(|| (ends_at - before, ends_at))
     }
 
     /// Sets the one timer: the schedule's next decision, the end of the flight's phase, or
@@ -1025,9 +1073,18 @@ impl<U: UserState> Engine<U> {
                 now,
             ) {
                 Decision::WakeAt(at) => Some(at),
+                // Offline the refresh waits for `Online`; the refresh token may end meanwhile.
+                Decision::RefreshNow if self.offline => self
+                    .state
+                    .session()
+                    .and_then(|session| session.refresh_expires_at()),
                 _ => None,
             }
         };
+        let warning = self
+            .session_warning()
+            .map(|(warn_at, _)| warn_at)
+            .filter(|at| *at > now && !self.unmounted);
         let phase_ends = self.flight.as_ref().and_then(|flight| match &flight.phase {
             Phase::Spacing { until } | Phase::Settling { until, .. } => Some(*until),
             Phase::Calling { deadline, .. } => Some(*deadline),
@@ -1035,7 +1092,7 @@ impl<U: UserState> Engine<U> {
         });
         // The end of a late call's guard: give the lock back, or end a session it held open.
         let hold_ends = self.late_call_guards(now);
-        let wake = [scheduled, phase_ends, hold_ends]
+        let wake = [scheduled, phase_ends, hold_ends, warning]
             .into_iter()
             .flatten()
             .min();

@@ -87,6 +87,7 @@ struct Setup {
     backoff: Backoff,
     timeout: Duration,
     refresh: bool,
+    warn_before: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -96,6 +97,7 @@ impl Default for Setup {
             backoff: Backoff::default(),
             timeout: secs(30),
             refresh: true,
+            warn_before: None,
         }
     }
 }
@@ -108,7 +110,10 @@ fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
         .backoff(setup.backoff)
         .timeout(setup.timeout),
     );
-    let settings = Settings::new(secs(30), setup.refresh.then_some(&refresh), setup.shared);
+    let settings = Settings {
+        warn_before: setup.warn_before,
+        ..Settings::new(secs(30), setup.refresh.then_some(&refresh), setup.shared)
+    };
     let tab = Driver::new(
         settings,
         TestIo {
@@ -148,8 +153,10 @@ fn at(tab: &Tab, offset: Duration) {
     tab.io().clock.set(T0 + offset);
 }
 
+/// The timer fires at `offset` (and is gone).
 fn wake_at(tab: &Tab, offset: Duration) {
     at(tab, offset);
+    tab.io().timer.set(None);
     tab.feed(Event::Wake);
 }
 
@@ -869,4 +876,242 @@ fn a_stale_write_after_a_sign_out_is_cleared_again() {
     a.feed(Event::StorageChanged);
     assert_eq!(*storage.borrow(), None, "nothing signed out comes back");
     assert!(!a.engine().state().is_signed_in());
+}
+
+// Wake and lifecycle (the shell feeds `Resumed` on visibilitychange, pageshow, focus and
+// resume, and `Online` on online/offline).
+
+#[test]
+fn resumed_after_a_sleep_past_the_refresh_time_refreshes_once_and_sets_the_timer_anew() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(270)));
+    // Asleep past the expiry: the timer has not fired (browser timers count awake time).
+    at(&tab, secs(400));
+    tab.feed(Event::Resumed);
+    assert_eq!(calls(&tab), 1, "the due refresh runs at once");
+    // focus and visibilitychange come together, then the old timer fires late: still one.
+    tab.feed(Event::Resumed);
+    tab.feed(Event::Wake);
+    assert_eq!(calls(&tab), 1);
+    assert_eq!(
+        tab.io().timer.get(),
+        Some(T0 + secs(400 + 30)),
+        "the call's deadline"
+    );
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(400 + 270)));
+    assert!(tab.engine().state().is_signed_in());
+}
+
+#[test]
+fn resumed_before_the_refresh_time_only_sets_the_timer_anew() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    tab.io().timer.set(None); // say the browser lost it while frozen
+    at(&tab, secs(100));
+    tab.feed(Event::Resumed);
+    assert_eq!(calls(&tab), 0);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(270)));
+}
+
+#[test]
+fn a_page_back_from_the_cache_after_a_sign_out_elsewhere_shows_signed_out() {
+    // In the back/forward cache the page heard neither the storage event nor the broadcast.
+    let (a, b, _clock, _storage) = two_tabs();
+    a.feed(Event::SignOut);
+    assert!(b.engine().state().is_signed_in(), "b missed it");
+    b.feed(Event::Resumed);
+    assert!(!b.engine().state().is_signed_in());
+    assert_eq!(b.engine().status(), AuthStatus::Unauthenticated);
+    assert_eq!(calls(&b), 0);
+}
+
+#[test]
+fn offline_the_schedule_waits_for_the_network_and_refreshes_once_when_it_is_back() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    at(&tab, secs(260));
+    tab.feed(Event::Online(false));
+    wake_at(&tab, secs(270));
+    assert_eq!(calls(&tab), 0, "no call while offline");
+    assert_eq!(
+        tab.io().timer.get(),
+        None,
+        "nothing to wake for: the refresh token never ends"
+    );
+    // 30 s offline, past the access token's expiry: still signed in.
+    at(&tab, secs(310));
+    assert!(tab.engine().state().is_signed_in());
+    tab.feed(Event::Online(true));
+    assert_eq!(calls(&tab), 1, "one refresh as the network comes back");
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    assert_eq!(tab.engine().info().count, 1);
+    assert_eq!(tab.engine().status(), AuthStatus::Authenticated);
+}
+
+#[test]
+fn failures_while_offline_do_not_count_toward_the_backoff() {
+    let (tab, waiter, call) = refreshing(Setup::default());
+    tab.feed(Event::Online(false));
+    answer(
+        &tab,
+        call,
+        Err(RefreshError::Transient("network error".into())),
+    );
+    assert!(matches!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::Failed(_))
+    ));
+    // An on-demand refresh (a request the app sends anyway) is not held back by a backoff.
+    at(&tab, secs(1));
+    request(&tab);
+    assert_eq!(calls(&tab), 2);
+    let (second, _) = last_call(&tab);
+    answer(
+        &tab,
+        second,
+        Err(RefreshError::Transient("network error".into())),
+    );
+    tab.feed(Event::Online(true));
+    at(&tab, secs(2));
+    request(&tab);
+    assert_eq!(calls(&tab), 3, "no backoff from the offline failures");
+}
+
+#[test]
+fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
+    let tab = tab(Setup::default());
+    tab.sign_in(
+        SignIn::new("a1")
+            .expires_in(secs(300))
+            .refresh_token("r1")
+            .refresh_expires_in(secs(400)),
+    )
+    .unwrap();
+    tab.feed(Event::Online(false));
+    wake_at(&tab, secs(270));
+    assert_eq!(calls(&tab), 0);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(400)));
+    wake_at(&tab, secs(400));
+    assert!(!tab.engine().state().is_signed_in());
+    assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
+}
+
+// The session's end and `on_session_ending`.
+
+fn warned(tab: &Tab) -> Vec<Timestamp> {
+    let hooks = tab.io().hooks.borrow();
+    hooks
+        .iter()
+        .filter_map(|hook| match hook {
+            Hook::SessionEnding(at) => Some(*at),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn on_session_ending_runs_once_before_the_end_and_again_when_a_rotation_moves_it() {
+    let tab = tab(Setup {
+        warn_before: Some(secs(60)),
+        ..Setup::default()
+    });
+    tab.sign_in(
+        SignIn::new("a1")
+            .expires_in(secs(300))
+            .refresh_token("r1")
+            .refresh_expires_in(secs(600)),
+    )
+    .unwrap();
+    assert_eq!(session(&tab).unwrap().ends_at(true), Some(T0 + secs(600)));
+    // The refresh at 270 s without rotation leaves the end where it was.
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(540)), "the warning");
+    wake_at(&tab, secs(540));
+    assert_eq!(warned(&tab), [T0 + secs(600)]);
+    wake_at(&tab, secs(541));
+    assert_eq!(warned(&tab), [T0 + secs(600)], "once per end");
+    // A rotation with a full new lifetime moves the end, and the warning with it.
+    at(&tab, secs(550));
+    request(&tab);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(3).refresh_expires_in(secs(600))));
+    assert_eq!(session(&tab).unwrap().ends_at(true), Some(T0 + secs(1_150)));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(550 + 270)));
+    wake_at(&tab, secs(1_090));
+    assert_eq!(warned(&tab), [T0 + secs(600), T0 + secs(1_150)]);
+}
+
+#[test]
+fn on_session_ending_runs_at_once_when_the_page_opens_inside_the_window() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let setup = || Setup {
+        warn_before: Some(secs(300)),
+        ..Setup::default()
+    };
+    let first = tab_with(setup(), &clock, &storage);
+    first
+        .sign_in(
+            SignIn::new("a1")
+                .expires_in(secs(60))
+                .refresh_token("r1")
+                .refresh_expires_in(secs(3_600)),
+        )
+        .unwrap();
+    assert!(warned(&first).is_empty());
+    clock.set(T0 + secs(3_400));
+    let reopened = tab_with(setup(), &clock, &storage);
+    assert_eq!(warned(&reopened), [T0 + secs(3_600)]);
+}
+
+#[test]
+fn without_refresh_the_session_ends_with_the_access_token_and_is_warned_of() {
+    let tab = tab(Setup {
+        refresh: false,
+        warn_before: Some(secs(60)),
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    assert_eq!(session(&tab).unwrap().ends_at(false), Some(T0 + secs(300)));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(240)));
+    wake_at(&tab, secs(240));
+    assert_eq!(warned(&tab), [T0 + secs(300)]);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(300)));
+}
+
+#[test]
+fn an_opaque_refresh_token_has_no_known_end_and_no_warning() {
+    let tab = tab(Setup {
+        warn_before: Some(secs(60)),
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    assert_eq!(session(&tab).unwrap().ends_at(true), None);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(270)));
+}
+
+#[test]
+fn a_second_tab_adopts_the_clock_offset_with_the_session() {
+    // The server's clock is an hour ahead of this browser's.
+    let server = T0 + secs(3_600);
+    let token = jwt(&format!(
+        r#"{{"iat":{},"exp":{}}}"#,
+        server.unix_seconds(),
+        server.unix_seconds() + 300
+    ));
+    let (a, b, _clock, _storage) = two_tabs();
+    a.sign_in(SignIn::new(token).refresh_token("r9")).unwrap();
+    b.feed(Event::StorageChanged);
+    let (ours, theirs) = (session(&a).unwrap(), session(&b).unwrap());
+    assert_eq!(ours.clock_offset_ms(), 3_600_000);
+    assert_eq!(theirs.clock_offset_ms(), 3_600_000);
+    assert_eq!(theirs.expires_at(), T0 + secs(300));
+    assert_eq!(a.io().timer.get(), Some(T0 + secs(270)));
+    assert_eq!(b.io().timer.get(), Some(T0 + secs(270)));
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::state::Session;
-use crate::time::{earliest, Timestamp};
+use crate::time::Timestamp;
 
 /// The longest delay a browser timer accepts (2³¹−1 ms, about 24.8 days); longer delays
 /// fire at once, so the engine never asks for more and re-decides when it wakes.
@@ -165,8 +165,7 @@ pub fn decide<U>(
         return Decision::SignOutNow;
     }
     let Some(timing) = timing else {
-        let ends_at = earliest(Some(session.expires_at()), session.refresh_expires_at())
-            .unwrap_or(session.expires_at());
+        let ends_at = session.ends_at(false).unwrap_or(session.expires_at());
         return if ends_at <= now {
             Decision::SignOutNow
         } else {
