@@ -76,7 +76,12 @@ fn sanic() -> SanicJwtExtended {
     SanicJwtExtended::new("/api/sanic/auth", "/api/sanic/refresh")
 }
 
-fn config(storage: Storage, dialect: Dialect) -> AuthConfig<DemoUser> {
+/// The session end `on_session_ending` last warned of: the nav shows a notice while it is still
+/// the session's end.
+#[derive(Clone, Copy)]
+struct EndingNotice(RwSignal<Option<Timestamp>>);
+
+fn config(storage: Storage, dialect: Dialect, notice: EndingNotice) -> AuthConfig<DemoUser> {
     let config = match storage {
         Storage::Cookie => AuthConfig::cookie("demo_auth"),
         Storage::Local => AuthConfig::local_storage("demo_auth"),
@@ -85,13 +90,20 @@ fn config(storage: Storage, dialect: Dialect) -> AuthConfig<DemoUser> {
         Dialect::SimpleJwt => simplejwt().refresh(),
         Dialect::Sanic => sanic().refresh(),
     };
-    config.refresh(refresh).leeway(Duration::from_secs(10))
+    config
+        .refresh(refresh)
+        .leeway(Duration::from_secs(10))
+        .on_session_ending(Duration::from_secs(60), move |ends_at| {
+            notice.0.set(Some(ends_at))
+        })
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     let (storage, dialect) = preferences();
-    let config = config(storage, dialect);
+    let notice = EndingNotice(RwSignal::new(None));
+    provide_context(notice);
+    let config = config(storage, dialect, notice);
     view! {
         <AuthProvider config=config>
             <Router>
@@ -157,6 +169,9 @@ fn Nav(storage: Storage, dialect: Dialect) -> impl IntoView {
     };
     provide_context(burst);
     let info = auth.refresh_info();
+    let EndingNotice(ending) = expect_context::<EndingNotice>();
+    let ending_soon =
+        move || ending.get().is_some() && ending.get() == auth.session_ends_at().get();
     Effect::new(move |previous: Option<(u32, Option<String>)>| {
         let info = info.get();
         let key = (info.count, info.last_error.clone());
@@ -225,6 +240,9 @@ fn Nav(storage: Storage, dialect: Dialect) -> impl IntoView {
             </select>
             " refreshes: "
             <span id="refresh-count">{move || info.get().count}</span>
+            <Show when=ending_soon>
+                <p id="session-ending" class="error">"Your session ends within a minute: sign in again to stay signed in."</p>
+            </Show>
             <p id="burst-result">
                 {move || {
                     let result = burst.result.get();
@@ -359,12 +377,19 @@ fn Tokens() -> impl IntoView {
     ) {
         on_cleanup(move || handle.clear());
     }
-    let countdown = move || match auth.expires_at().get() {
-        Some(expires_at) => {
-            let left = expires_at.saturating_duration_since(now.get());
+    let left = move |at: Option<Timestamp>, unknown: &str| match at {
+        Some(at) => {
+            let left = at.saturating_duration_since(now.get());
             format!("{:.1} s", left.as_secs_f64())
         }
-        None => "signed out".into(),
+        None => unknown.to_owned(),
+    };
+    let countdown = move || left(auth.expires_at().get(), "signed out");
+    let session_ends = move || left(auth.session_ends_at().get(), "not known");
+    let clock_offset = move || {
+        auth.state()
+            .with(|s| s.session().map(|s| s.clock_offset_ms()))
+            .unwrap_or_default()
     };
     let claims = move || {
         auth.claims()
@@ -405,6 +430,8 @@ fn Tokens() -> impl IntoView {
         <section data-page="tokens">
             <h1>"Token inspector"</h1>
             <p>"Access token expires in " <strong id="countdown">{countdown}</strong></p>
+            <p>"Session ends in " <strong id="session-ends">{session_ends}</strong></p>
+            <p>"Server clock ahead of this browser's by " <span id="clock-offset">{clock_offset}</span> " ms"</p>
             <p>"Refresh token kept: " <span id="has-refresh">{move || has_refresh_token().to_string()}</span></p>
             <pre id="claims">{claims}</pre>
             <button id="refresh-now" on:click=refresh_now>"Refresh now"</button>
