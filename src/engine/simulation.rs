@@ -9,8 +9,10 @@
 //! sign-out, and, in most
 //! histories, periods of 5xx, slow answers (past the timeout) and answers whose access token is
 //! unusable. Each tab's clock is off the server's by up to half an access-token lifetime and
-//! jumps; tabs sleep, close, open, and remount their provider mid-refresh; users sign in, sign
-//! out, update the user and make API calls that get 401s. After every step:
+//! jumps; tabs sleep (and hear `Resumed` on waking), close, open, and remount their provider
+//! mid-refresh; the browser goes offline for up to a minute (calls fail without reaching the
+//! server; every tab hears `Online`); users sign in, sign out, update the user and make API
+//! calls that get 401s. After every step:
 //!
 //! - P1 no tab and no storage goes from signed in to signed out unless the server really
 //!   refused the chain (revoked, signed out, expired: within the clock skew) or a tab closed
@@ -24,7 +26,9 @@
 //! - P5 calls of one provider are at least 100 ms apart on its clock, which bounds the calls
 //!   per hour for any lifetime (the 1 s floor after successes is in the engine tests);
 //! - P6 nothing panics;
-//! - P7 every caller waiting for a refresh is answered (checked after the quiet tail).
+//! - P7 every caller waiting for a refresh is answered (checked after the quiet tail);
+//! - P8 nothing stalls: after the quiet tail every mounted tab knows the network is back,
+//!   and each signed-in one has its timer set or a refresh under way.
 //!
 //! `cargo test --lib simulation -- --nocapture` prints the figures. `SIM_HISTORIES=N` runs N
 //! histories (default 10,000); `SIM_SEED=S` replays history S with its log;
@@ -279,6 +283,14 @@ enum Delivery {
     Storage {
         instance: u64,
     },
+    /// The page is back (the tab woke from a sleep): `Resumed`.
+    Resume {
+        instance: u64,
+    },
+    /// The browser's network came back: `Online(true)`.
+    Online {
+        instance: u64,
+    },
 }
 
 impl Delivery {
@@ -290,7 +302,9 @@ impl Delivery {
             | Delivery::Answer { instance, .. }
             | Delivery::Grant { instance, .. }
             | Delivery::Release { instance, .. }
-            | Delivery::Storage { instance } => Some(*instance),
+            | Delivery::Storage { instance }
+            | Delivery::Resume { instance }
+            | Delivery::Online { instance } => Some(*instance),
         }
     }
 }
@@ -354,6 +368,8 @@ struct World {
     /// Access tokens storage has replaced, and the first P4 violation.
     replaced_access: HashSet<String>,
     p4: Option<String>,
+    /// The browser is offline until then: refresh calls fail without reaching the server.
+    offline_until: u64,
 }
 
 impl World {
@@ -630,8 +646,33 @@ fn open_tab(world: &Rc<RefCell<World>>, tab: Option<usize>) -> u64 {
             last_call: None,
         },
     );
+    let offline_for = {
+        let w = world.borrow();
+        w.offline_until.saturating_sub(w.t)
+    };
+    if offline_for > 0 {
+        // A page opened during an outage starts offline and hears `online` with the others.
+        driver.feed(Event::Online(false));
+        world
+            .borrow_mut()
+            .at(offline_for, Delivery::Online { instance });
+    }
     driver.feed(Event::Wake);
     instance
+}
+
+/// Feeds `event` to `instance` if it is still mounted.
+fn feed_mounted(world: &Rc<RefCell<World>>, instance: u64, event: Event<User>) {
+    let mounted = world
+        .borrow()
+        .instances
+        .get(&instance)
+        .is_some_and(|i| i.mounted);
+    if mounted {
+        if let Some(driver) = driver_of(world, instance) {
+            driver.feed(event);
+        }
+    }
 }
 
 fn driver_of(world: &Rc<RefCell<World>>, instance: u64) -> Option<Rc<Tab>> {
@@ -775,12 +816,37 @@ fn act(world: &Rc<RefCell<World>>) {
             w.tabs[tab].skew = skew;
             w.tabs[tab].jumps += 1;
         }
+        88..=92 => {
+            // The whole browser loses the network: every tab hears `offline` now and `online`
+            // when it is back.
+            let mut w = world.borrow_mut();
+            // At most 60 s, so that the network is back before the quiet tail ends.
+            let offline = w.rng.gen_range(1_000..=60_000);
+            w.note(|| format!("offline for {offline} ms"));
+            w.offline_until = w.offline_until.max(w.t + offline);
+            let back = w.offline_until - w.t;
+            let mounted: Vec<u64> = w
+                .instances
+                .iter()
+                .filter(|(_, i)| i.mounted)
+                .map(|(id, _)| *id)
+                .collect();
+            drop(w);
+            for instance in mounted {
+                if let Some(driver) = driver_of(world, instance) {
+                    driver.feed(Event::Online(false));
+                }
+                world.borrow_mut().at(back, Delivery::Online { instance });
+            }
+        }
         _ => {
             let mut w = world.borrow_mut();
             let sleep = w.rng.gen_range(1_000..=60_000);
             w.note(|| format!("tab {tab} sleeps {sleep} ms"));
             // A second sleep extends the first, never shortens it.
             w.tabs[tab].asleep_until = w.tabs[tab].asleep_until.max(w.t + sleep);
+            // Waking, the page hears `visibilitychange` / `focus` (delivered once it is awake).
+            w.at(sleep, Delivery::Resume { instance });
         }
     }
 }
@@ -883,8 +949,13 @@ fn deliver(world: &Rc<RefCell<World>>, delivery: Delivery) {
                 return;
             }
             let (t, mode, knobs) = (w.t, w.mode, w.knobs.clone());
-            let World { server, rng, .. } = &mut *w;
-            let (result, rotated) = server.refresh(t, &params, mode, &knobs, rng);
+            let (result, rotated) = if w.offline_until > t {
+                // The request never leaves the browser.
+                (Err(RefreshError::Transient("network error".into())), None)
+            } else {
+                let World { server, rng, .. } = &mut *w;
+                server.refresh(t, &params, mode, &knobs, rng)
+            };
             w.note(|| format!("#{instance} call {call}: server answers {}", brief(&result)));
             let down = if mode == Mode::Slow {
                 w.rng.gen_range(500..=45_000)
@@ -943,16 +1014,12 @@ fn deliver(world: &Rc<RefCell<World>>, delivery: Delivery) {
                 w.pump_lock();
             }
         }
-        Delivery::Storage { instance } => {
-            let mounted = world
-                .borrow()
-                .instances
-                .get(&instance)
-                .is_some_and(|i| i.mounted);
-            if mounted {
-                if let Some(driver) = driver_of(world, instance) {
-                    driver.feed(Event::StorageChanged);
-                }
+        Delivery::Storage { instance } => feed_mounted(world, instance, Event::StorageChanged),
+        Delivery::Resume { instance } => feed_mounted(world, instance, Event::Resumed),
+        Delivery::Online { instance } => {
+            // Only when no later outage began meanwhile.
+            if world.borrow().offline_until <= world.borrow().t {
+                feed_mounted(world, instance, Event::Online(true));
             }
         }
     }
@@ -1133,6 +1200,7 @@ fn run(seed: u64, keep_log: bool) -> Report {
         waiting: HashSet::new(),
         replaced_access: HashSet::new(),
         p4: None,
+        offline_until: 0,
     }));
     world.borrow_mut().note(|| format!("{knobs:?}"));
     let mut report = Report::default();
@@ -1172,10 +1240,26 @@ fn run(seed: u64, keep_log: bool) -> Report {
         }
         // P7: after the quiet tail every caller waiting for a refresh has its answer.
         let w = world.borrow();
-        w.waiting
-            .iter()
-            .next()
-            .map(|(instance, waiter)| format!("P7: waiter {waiter} of #{instance} never answered"))
+        let unanswered =
+            w.waiting.iter().next().map(|(instance, waiter)| {
+                format!("P7: waiter {waiter} of #{instance} never answered")
+            });
+        // P8: and nothing stalled after a sleep or an outage: every mounted tab knows it is
+        // online, and each signed-in one has its timer set or a refresh under way.
+        let stalled = w.instances.iter().find_map(|(id, instance)| {
+            let engine = instance.driver.engine();
+            let stalled = engine.offline
+                || (engine.state.is_signed_in()
+                    && engine.timer.is_none()
+                    && engine.flight.is_none());
+            (instance.mounted && stalled).then(|| {
+                format!(
+                    "P8: #{id} stalled (offline: {}, timer: {:?})",
+                    engine.offline, engine.timer
+                )
+            })
+        });
+        unanswered.or(stalled)
     }));
     let mut w = world.borrow_mut();
     report.violation = match outcome {
