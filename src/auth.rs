@@ -419,10 +419,14 @@ impl<U: UserState> Auth<U> {
             let driver = Rc::downgrade(&shell);
             *io.lifecycle.borrow_mut() = PageLifecycle::start(move |event| {
                 if let Some(driver) = driver.upgrade() {
-                    driver.feed(match event {
-                        PageEvent::Resumed => Event::Resumed,
-                        PageEvent::Online(online) => Event::Online(online),
-                    });
+                    match event {
+                        // An `online` sent while the page was frozen or cached may be lost.
+                        PageEvent::Resumed => {
+                            driver.feed(Event::Online(is_online()));
+                            driver.feed(Event::Resumed);
+                        }
+                        PageEvent::Online(online) => driver.feed(Event::Online(online)),
+                    }
                 }
             });
             if !is_online() {

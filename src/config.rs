@@ -250,7 +250,8 @@ impl<U> AuthConfig<U> {
     /// again. When a refresh moves the end later (a rotating server issues each new refresh
     /// token with a full lifetime), it is called again before the new end. Nothing is called
     /// when the end is not known (an opaque refresh token without `refresh_expires_in`).
-    /// Each tab (each provider) calls its own.
+    /// Each tab (each provider) calls its own, and a page opened inside the window calls it at
+    /// once. `before` is at least 1 s.
     ///
     /// ## Usage
     /// ```
@@ -273,7 +274,7 @@ impl<U> AuthConfig<U> {
         callback: impl Fn(Timestamp) + Send + Sync + 'static,
     ) -> Self {
         self.on_session_ending = Some(EndingHook {
-            before,
+            before: before.max(Duration::from_secs(1)),
             callback: Arc::new(callback),
         });
         self

@@ -26,7 +26,7 @@ const DOCUMENT_EVENTS: [&str; 2] = ["visibilitychange", "resume"];
 
 /// The lifecycle listeners of one provider; dropping it removes them.
 pub(crate) struct PageLifecycle {
-    listener: Closure<dyn FnMut(web_sys::Event)>,
+    listener: Closure<dyn Fn(web_sys::Event)>,
 }
 
 impl PageLifecycle {
@@ -34,7 +34,7 @@ impl PageLifecycle {
     pub(crate) fn start(seen: impl Fn(PageEvent) + 'static) -> Option<Self> {
         let window = web_sys::window()?;
         let document = window.document()?;
-        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let listener = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
             let page_event = match event.type_().as_str() {
                 "online" => PageEvent::Online(true),
                 "offline" => PageEvent::Online(false),
@@ -59,18 +59,16 @@ impl PageLifecycle {
             };
             seen(page_event);
         });
-        let callback = listener.as_ref().unchecked_ref();
+        let lifecycle = Self { listener };
+        // Built first: if one registration fails, dropping it still removes the others.
+        let callback = lifecycle.listener.as_ref().unchecked_ref();
         for name in WINDOW_EVENTS {
-            window
-                .add_event_listener_with_callback(name, callback)
-                .ok()?;
+            let _ = window.add_event_listener_with_callback(name, callback);
         }
         for name in DOCUMENT_EVENTS {
-            document
-                .add_event_listener_with_callback(name, callback)
-                .ok()?;
+            let _ = document.add_event_listener_with_callback(name, callback);
         }
-        Some(Self { listener })
+        Some(lifecycle)
     }
 }
 

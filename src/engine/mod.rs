@@ -474,6 +474,7 @@ impl<U: UserState> Engine<U> {
                     .is_some_and(|ours| ours.chain_token() == session.chain_token());
                 self.state.adopt(session);
                 if !same_chain {
+                    self.warned_for = None;
                     self.failures = Failures::default();
                     self.loading = false;
                 }
@@ -520,6 +521,7 @@ impl<U: UserState> Engine<U> {
     }
 
     fn signed_in(&mut self, session: Session<U>, text: String) {
+        self.warned_for = None;
         let replaced = self.chain_token();
         self.retire(replaced.filter(|token| token != session.chain_token()));
         self.seen = Some(text);
@@ -531,6 +533,7 @@ impl<U: UserState> Engine<U> {
     }
 
     fn sign_out(&mut self) {
+        self.warned_for = None;
         let replaced = self.chain_token();
         self.retire(replaced);
         self.state.sign_out();
@@ -888,6 +891,8 @@ impl<U: UserState> Engine<U> {
         }
         match applied {
             RefreshApplied::Applied => {
+                // An answer came: the network works, whatever `navigator.onLine` said.
+                self.offline = false;
                 self.persist();
                 self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                 self.failures = Failures::default();
@@ -1038,6 +1043,12 @@ impl<U: UserState> Engine<U> {
             Decision::RefreshNow if self.flight.is_none() && !self.offline => {
                 self.request(now, None)
             }
+            // A page opened offline with an expired access token: the session is kept, with
+            // nothing to wait for until the network is back.
+            Decision::RefreshNow if self.offline && self.loading => {
+                self.loading = false;
+                self.publish();
+            }
             _ => {}
         }
         if let Some((warn_at, ends_at)) = self.session_warning() {
@@ -1057,7 +1068,12 @@ impl<U: UserState> Engine<U> {
             .state
             .session()?
             .ends_at(self.settings.timing.is_some())?;
-        (self.warned_for != Some(ends_at)).then(|| (ends_at - before, ends_at))
+        // A new end only when it moved later by more than the warning's lead (a rotation),
+        // not for a few hundred ms of re-estimated clock offset; a new chain starts afresh.
+        let new_end = self
+            .warned_for
+            .is_none_or(|warned| ends_at > warned + before);
+        new_end.then(|| (ends_at - before, ends_at))
     }
 
     /// Sets the one timer: the schedule's next decision, the end of the flight's phase, or

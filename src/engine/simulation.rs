@@ -1015,7 +1015,12 @@ fn deliver(world: &Rc<RefCell<World>>, delivery: Delivery) {
             }
         }
         Delivery::Storage { instance } => feed_mounted(world, instance, Event::StorageChanged),
-        Delivery::Resume { instance } => feed_mounted(world, instance, Event::Resumed),
+        Delivery::Resume { instance } => {
+            // As the shell does: `navigator.onLine` first, then re-decide.
+            let online = world.borrow().offline_until <= world.borrow().t;
+            feed_mounted(world, instance, Event::Online(online));
+            feed_mounted(world, instance, Event::Resumed);
+        }
         Delivery::Online { instance } => {
             // Only when no later outage began meanwhile.
             if world.borrow().offline_until <= world.borrow().t {

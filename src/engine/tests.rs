@@ -88,6 +88,8 @@ struct Setup {
     timeout: Duration,
     refresh: bool,
     warn_before: Option<Duration>,
+    /// The page opens offline.
+    offline: bool,
 }
 
 impl Default for Setup {
@@ -98,6 +100,7 @@ impl Default for Setup {
             timeout: secs(30),
             refresh: true,
             warn_before: None,
+            offline: false,
         }
     }
 }
@@ -129,6 +132,9 @@ fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
             published: Cell::new(0),
         },
     );
+    if setup.offline {
+        tab.feed(Event::Online(false));
+    }
     tab.feed(Event::Wake);
     tab
 }
@@ -1094,6 +1100,84 @@ fn an_opaque_refresh_token_has_no_known_end_and_no_warning() {
     sign_in(&tab, 300);
     assert_eq!(session(&tab).unwrap().ends_at(true), None);
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(270)));
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    wake_at(&tab, secs(500));
+    assert!(warned(&tab).is_empty());
+}
+
+#[test]
+fn an_end_moved_by_less_than_the_lead_is_not_warned_of_again() {
+    let tab = tab(Setup {
+        warn_before: Some(secs(60)),
+        ..Setup::default()
+    });
+    tab.sign_in(
+        SignIn::new("a1")
+            .expires_in(secs(300))
+            .refresh_token("r1")
+            .refresh_expires_in(secs(600)),
+    )
+    .unwrap();
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
+    wake_at(&tab, secs(540));
+    assert_eq!(warned(&tab), [T0 + secs(600)]);
+    // A rotation whose refresh token ends 1 s later (a lifetime re-stated from the first).
+    at(&tab, secs(545));
+    request(&tab);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(3).refresh_expires_in(secs(56))));
+    assert_eq!(session(&tab).unwrap().ends_at(true), Some(T0 + secs(601)));
+    wake_at(&tab, secs(560));
+    assert_eq!(warned(&tab), [T0 + secs(600)], "no second notice for 1 s");
+    // Signed out and in again: a new session, a new notice.
+    tab.feed(Event::SignOut);
+    tab.sign_in(
+        SignIn::new("b1")
+            .expires_in(secs(300))
+            .refresh_token("s1")
+            .refresh_expires_in(secs(30)),
+    )
+    .unwrap();
+    assert_eq!(warned(&tab), [T0 + secs(600), T0 + secs(590)]);
+}
+
+#[test]
+fn a_page_opened_offline_with_an_expired_access_token_is_not_left_loading() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let first = tab_with(Setup::default(), &clock, &storage);
+    sign_in(&first, 300);
+    clock.set(T0 + secs(400));
+    let reopened = tab_with(
+        Setup {
+            offline: true,
+            ..Setup::default()
+        },
+        &clock,
+        &storage,
+    );
+    assert_eq!(calls(&reopened), 0);
+    assert_eq!(reopened.engine().status(), AuthStatus::Authenticated);
+    reopened.feed(Event::Online(true));
+    assert_eq!(calls(&reopened), 1);
+}
+
+#[test]
+fn an_answer_while_marked_offline_means_the_network_works() {
+    // `navigator.onLine` can be false while the server answers (a captive check, a VPN).
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    tab.feed(Event::Online(false));
+    request(&tab); // a 401 from a request the app sent anyway
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    // The schedule runs again without an `online` event.
+    wake_at(&tab, secs(270));
+    assert_eq!(calls(&tab), 2);
 }
 
 #[test]

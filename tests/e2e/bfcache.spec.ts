@@ -34,8 +34,7 @@ for (const storage of STORAGES) {
     await expect(page.locator('#status')).toHaveText('Unauthenticated');
     const restored = await page.evaluate(() => (window as any).__restored === true);
     console.log(`back/forward (${storage}): ${restored ? 'restored from the cache' : 'loaded anew'}, shows signed out`);
-    // localStorage pages are cached; a cookie page's BroadcastChannel keeps it out of the
-    // cache, so it loads anew (and reads the cleared cookie).
-    expect(restored).toBe(storage === 'local');
+    // Whether Chromium cached the page is its call (today: localStorage pages are cached, a
+    // cookie page's BroadcastChannel keeps it out); either way it must show signed out.
   });
 }
