@@ -734,13 +734,7 @@ fn without_refresh_an_earlier_refresh_token_expiry_ends_the_session() {
         refresh: false,
         ..Setup::default()
     });
-    tab.sign_in(
-        SignIn::new("a1")
-            .expires_in(secs(300))
-            .refresh_token("r1")
-            .refresh_expires_in(secs(100)),
-    )
-    .unwrap();
+    sign_in_ending(&tab, 100);
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(100)));
     wake_at(&tab, secs(100));
     assert!(!tab.engine().state().is_signed_in());
@@ -990,13 +984,7 @@ fn failures_while_offline_do_not_count_toward_the_backoff() {
 #[test]
 fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
     let tab = tab(Setup::default());
-    tab.sign_in(
-        SignIn::new("a1")
-            .expires_in(secs(300))
-            .refresh_token("r1")
-            .refresh_expires_in(secs(400)),
-    )
-    .unwrap();
+    sign_in_ending(&tab, 400);
     tab.feed(Event::Online(false));
     wake_at(&tab, secs(270));
     assert_eq!(calls(&tab), 0);
@@ -1019,27 +1007,38 @@ fn warned(tab: &Tab) -> Vec<Timestamp> {
         .collect()
 }
 
-#[test]
-fn on_session_ending_runs_once_before_the_end_and_again_when_a_rotation_moves_it() {
-    let tab = tab(Setup {
-        warn_before: Some(secs(60)),
-        ..Setup::default()
-    });
+/// Signs in with a 300 s access token and refresh token `r1` living `refresh` seconds.
+fn sign_in_ending(tab: &Tab, refresh: u64) {
     tab.sign_in(
         SignIn::new("a1")
             .expires_in(secs(300))
             .refresh_token("r1")
-            .refresh_expires_in(secs(600)),
+            .refresh_expires_in(secs(refresh)),
     )
     .unwrap();
+}
+
+/// A tab warning 60 s ahead, signed in with a 600 s refresh token, refreshed without rotation
+/// at 270 s (the end stays at 600 s) and warned at 540 s.
+fn warned_once() -> Tab {
+    let tab = tab(Setup {
+        warn_before: Some(secs(60)),
+        ..Setup::default()
+    });
+    sign_in_ending(&tab, 600);
     assert_eq!(session(&tab).unwrap().ends_at(true), Some(T0 + secs(600)));
-    // The refresh at 270 s without rotation leaves the end where it was.
     wake_at(&tab, secs(270));
     let (call, _) = last_call(&tab);
     answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(540)), "the warning");
     wake_at(&tab, secs(540));
     assert_eq!(warned(&tab), [T0 + secs(600)]);
+    tab
+}
+
+#[test]
+fn on_session_ending_runs_once_before_the_end_and_again_when_a_rotation_moves_it() {
+    let tab = warned_once();
     wake_at(&tab, secs(541));
     assert_eq!(warned(&tab), [T0 + secs(600)], "once per end");
     // A rotation with a full new lifetime moves the end, and the warning with it.
@@ -1109,22 +1108,7 @@ fn an_opaque_refresh_token_has_no_known_end_and_no_warning() {
 
 #[test]
 fn an_end_moved_by_less_than_the_lead_is_not_warned_of_again() {
-    let tab = tab(Setup {
-        warn_before: Some(secs(60)),
-        ..Setup::default()
-    });
-    tab.sign_in(
-        SignIn::new("a1")
-            .expires_in(secs(300))
-            .refresh_token("r1")
-            .refresh_expires_in(secs(600)),
-    )
-    .unwrap();
-    wake_at(&tab, secs(270));
-    let (call, _) = last_call(&tab);
-    answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
-    wake_at(&tab, secs(540));
-    assert_eq!(warned(&tab), [T0 + secs(600)]);
+    let tab = warned_once();
     // A rotation whose refresh token ends 1 s later (a lifetime re-stated from the first).
     at(&tab, secs(545));
     request(&tab);

@@ -1,6 +1,6 @@
 // The library end to end, for both storages: sign-in, guard, reload, refresh, expiry, sign-out.
 import { expect, test } from '@playwright/test';
-import { API, STORAGES, counters, resetCounters, screenshot, serverSettings, signIn, storedRecord } from './helpers';
+import { API, STORAGES, counters, resetCounters, screenshot, serverSettings, signIn, storedRecord, watchSignedOut } from './helpers';
 
 for (const storage of STORAGES) {
   test.describe(`${storage} storage`, () => {
@@ -44,15 +44,7 @@ for (const storage of STORAGES) {
       await expect(page).toHaveURL('/');
       await page.goto('/tokens');
       await expect(page.locator('#countdown')).toContainText(' s');
-      await page.addInitScript(() => {
-        (window as any).__sawSignedOut = false;
-        new MutationObserver(() => {
-          const status = document.getElementById('status')?.textContent;
-          if (document.querySelector('[data-page=login]') || status === 'Unauthenticated') {
-            (window as any).__sawSignedOut = true;
-          }
-        }).observe(document, { subtree: true, childList: true, characterData: true });
-      });
+      await page.addInitScript(watchSignedOut);
       await page.reload();
       await expect(page.locator('#status')).toHaveText('Authenticated');
       await expect(page).toHaveURL('/tokens');

@@ -2,7 +2,7 @@
 // page frozen past its refresh time, a network that goes away, a page restored from the
 // back/forward cache, and the session-end notice. Each test prints its figures.
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
-import { counters, resetCounters, serverSettings, signIn } from './helpers';
+import { counters, resetCounters, serverSettings, signIn, watchSignedOut } from './helpers';
 
 /** Clicks "Call /api/me" once a second for `ms`; returns how many clicks. */
 async function activity(page: Page, ms: number): Promise<number> {
@@ -14,19 +14,6 @@ async function activity(page: Page, ms: number): Promise<number> {
     await page.waitForTimeout(1_000);
   }
   return clicks;
-}
-
-/** Records in the page whether it ever showed the signed-out state. */
-async function watchForSignedOut(page: Page) {
-  await page.evaluate(() => {
-    (window as any).__sawSignedOut = false;
-    new MutationObserver(() => {
-      const status = document.getElementById('status')?.textContent;
-      if (document.querySelector('[data-page=login]') || status === 'Unauthenticated') {
-        (window as any).__sawSignedOut = true;
-      }
-    }).observe(document, { subtree: true, childList: true, characterData: true });
-  });
 }
 
 test.describe('browser clock off the server clock', () => {
@@ -131,7 +118,7 @@ test.describe('page lifecycle', () => {
   test('offline for 30 s, then online: one refresh, no sign-out', async ({ page, context, request }) => {
     await signIn(page, 'local');
     await expect(page.locator('#me-result')).toContainText('ada');
-    await watchForSignedOut(page);
+    await page.evaluate(watchSignedOut);
     await resetCounters(request);
     await context.setOffline(true);
     await page.waitForTimeout(30_000); // the refresh was due at 5 s, the token expired at 10 s

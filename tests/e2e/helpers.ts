@@ -55,3 +55,15 @@ export async function storedRecord(page: Page, storage: StorageKind): Promise<an
 export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `artifacts/${name}.png`, fullPage: true });
 }
+
+/** Run in the page (`addInitScript` before a load, or `evaluate`): records in
+ * `window.__sawSignedOut` whether the page ever shows the login page or the signed-out status. */
+export function watchSignedOut() {
+  (window as any).__sawSignedOut = false;
+  new MutationObserver(() => {
+    const status = document.getElementById('status')?.textContent;
+    if (document.querySelector('[data-page=login]') || status === 'Unauthenticated') {
+      (window as any).__sawSignedOut = true;
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+}
