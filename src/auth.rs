@@ -180,18 +180,23 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
     }
 
     fn hook(&self, hook: Hook) {
-        let hook = match hook {
-            Hook::Refreshed => self.config.on_refreshed.clone(),
-            Hook::SessionExpired => self.config.on_session_expired.clone(),
+        let config = &self.config;
+        match hook {
+            Hook::Refreshed => {
+                if let Some(hook) = &config.on_refreshed {
+                    hook();
+                }
+            }
+            Hook::SessionExpired => {
+                if let Some(hook) = &config.on_session_expired {
+                    hook();
+                }
+            }
             Hook::SessionEnding(ends_at) => {
-                if let Some(ending) = self.config.on_session_ending.clone() {
+                if let Some(ending) = &config.on_session_ending {
                     (ending.callback)(ends_at);
                 }
-                return;
             }
-        };
-        if let Some(hook) = hook {
-            hook();
         }
     }
 

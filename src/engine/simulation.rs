@@ -833,9 +833,7 @@ fn act(world: &Rc<RefCell<World>>) {
                 .collect();
             drop(w);
             for instance in mounted {
-                if let Some(driver) = driver_of(world, instance) {
-                    driver.feed(Event::Online(false));
-                }
+                feed_mounted(world, instance, Event::Online(false));
                 world.borrow_mut().at(back, Delivery::Online { instance });
             }
         }
