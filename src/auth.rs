@@ -389,6 +389,12 @@ impl<U: UserState> Auth<U> {
 
     /// Replaces the user state without signing in again. A refresh under way (in this tab or
     /// another) keeps its new tokens and the new user state.
+    ///
+    /// The new state shows at once. Storage that other tabs share (cookies, localStorage) is
+    /// written under the cross-tab refresh lock, at once unless another tab is refreshing, so
+    /// that it never puts back tokens that tab just replaced: an error storing it then shows
+    /// in [`Auth::refresh_info`]'s `last_error`. Errors here: not signed in, or a user state
+    /// that does not serialise (and, for storage no other tab shares, a refused write).
     pub fn update_user(&self, user: U) -> Result<(), AuthError> {
         self.shell().ok_or_else(disposed)?.update_user(user)
     }

@@ -154,6 +154,12 @@ pub struct Session<U> {
     pub(crate) refreshed_at: Timestamp,
     /// How far the server's clock is ahead of this one, in ms (negative: behind).
     pub(crate) clock_offset: i64,
+    /// Names the sign-in this session descends from, kept through every refresh and rotation
+    /// (see [`Session::line`]).
+    pub(crate) line: u64,
+    /// How many refreshes of its line led to this session: a tab that sees storage go back to
+    /// a lower one knows the write was stale.
+    pub(crate) generation: u64,
 }
 
 impl<U> Session<U> {
@@ -193,7 +199,15 @@ impl<U> Session<U> {
                 }
             },
         };
+        let line = line_of(
+            request
+                .refresh_token
+                .as_ref()
+                .unwrap_or(&request.auth_token),
+        );
         Ok(Session {
+            line,
+            generation: 0,
             auth_token: request.auth_token,
             token_type: request.token_type,
             expires_at: access.expires_at,
@@ -257,6 +271,14 @@ impl<U> Session<U> {
     /// refresh token, or the access token when the session has none.
     pub fn chain_token(&self) -> &Token {
         self.refresh_token.as_ref().unwrap_or(&self.auth_token)
+    }
+
+    /// Names the sign-in this session descends from: the same through every refresh and
+    /// rotation, different for every sign-in (a hash of the sign-in's chain token, which says
+    /// nothing about the token). Tabs use it to tell a stale write of a session that ended
+    /// (signed out, or replaced by a new sign-in) from a newer one.
+    pub fn line(&self) -> u64 {
+        self.line
     }
 
     /// Whether the refresh token is known to have expired at `now`.
@@ -500,6 +522,7 @@ impl<U> AuthState<U> {
             Ok(access) => access,
             Err(err) => {
                 if rotated {
+                    session.generation += 1;
                     self.bump();
                 }
                 return RefreshApplied::Unusable(err);
@@ -515,9 +538,18 @@ impl<U> AuthState<U> {
             session.user = Some(user);
         }
         session.refreshed_at = now;
+        session.generation += 1;
         self.bump();
         RefreshApplied::Applied
     }
+}
+
+/// The line of a session that signed in with this chain token (see [`Session::line`]).
+pub(crate) fn line_of(chain_token: &Token) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    chain_token.expose().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Refuses a token type that is empty, over 64 bytes, or has spaces or control characters.

@@ -184,7 +184,8 @@ async fn update_user_in_one_tab_while_the_other_refreshes_keeps_the_rotated_toke
             name: "Countess".into(),
         })
         .unwrap();
-    sleep(Duration::from_millis(400)).await;
+    // The update is stored once the second tab holds the lock, after the refresh.
+    sleep(Duration::from_millis(400) + LOCK_WAIT).await;
     assert_eq!(*refreshed.lock().unwrap(), Some(RefreshOutcome::Refreshed));
     assert_eq!(first.text(), "AuthenticatedCountessaccess-1");
     assert_eq!(second.text(), "AuthenticatedCountessaccess-1");

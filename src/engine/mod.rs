@@ -118,8 +118,12 @@ pub(crate) enum Event<U> {
     StorageChanged,
     /// The user signed in; the session is already in storage as `text`.
     SignedIn { session: Session<U>, text: String },
-    /// The user state changed; the session is already in storage as `text`.
-    UserUpdated { session: Session<U>, text: String },
+    /// The user state changed; the session is already in storage as `stored` when that is
+    /// `Some`, else the engine stores it (shared storage: under the cross-tab lock).
+    UserUpdated {
+        session: Session<U>,
+        stored: Option<String>,
+    },
     /// The user signed out.
     SignOut,
     /// A caller asks for a refresh and waits for its outcome under this id.
@@ -220,6 +224,17 @@ struct Flight {
     phase: Phase,
 }
 
+/// Remembers `item` among the last few.
+fn remember<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    const KEPT: usize = 8;
+    if !list.contains(&item) {
+        if list.len() == KEPT {
+            list.remove(0);
+        }
+        list.push(item);
+    }
+}
+
 /// The session engine of one provider.
 pub(crate) struct Engine<U> {
     settings: Settings,
@@ -236,6 +251,14 @@ pub(crate) struct Engine<U> {
     late: Vec<Call>,
     /// Chain tokens this engine itself replaced (its rotations, sign-ins and sign-outs).
     retired: Vec<Token>,
+    /// Lines (see [`Session::line`]) this engine ended: signed out of, or signed in over.
+    ended: Vec<u64>,
+    /// This engine wrote storage outside the cross-tab lock (sign-in, sign-out, a user update,
+    /// a heal): another tab's refresh, deciding on a view of storage from before that write,
+    /// may write over it. Once the lock is held, storage is read again and the write repaired.
+    confirm: bool,
+    /// The user state `update_user` set, for its line, until confirmed under the lock.
+    pending_user: Option<(u64, U)>,
     next_id: Id,
     lock: Lock,
     /// New tokens were written while the lock was held: linger before giving it back.
@@ -285,6 +308,9 @@ impl<U: UserState> Engine<U> {
             flight: None,
             late: Vec::new(),
             retired: Vec::new(),
+            ended: Vec::new(),
+            confirm: false,
+            pending_user: None,
             next_id: 0,
             lock: Lock::Free,
             wrote_under_lock: false,
@@ -360,9 +386,24 @@ impl<U: UserState> Engine<U> {
     ) -> Vec<Command<U>> {
         match event {
             Event::SignedIn { session, text } => self.signed_in(session, text),
-            Event::UserUpdated { session, text } => {
+            Event::UserUpdated {
+                session,
+                stored: Some(text),
+            } => {
                 self.seen = Some(text);
                 self.state.adopt(session);
+                self.publish();
+            }
+            Event::UserUpdated {
+                session,
+                stored: None,
+            } => {
+                // Written from a view of storage that may lag behind another tab's refresh,
+                // it could put rotated-away tokens back: it waits for the lock, under which
+                // storage is read afresh and the user merged into it.
+                self.pending_user = session.user.clone().map(|user| (session.line, user));
+                self.state.adopt(session);
+                self.confirm = true;
                 self.publish();
             }
             Event::PersistFailed(reason) => {
@@ -391,6 +432,9 @@ impl<U: UserState> Engine<U> {
         if !self.unmounted {
             self.decide(now);
         }
+        if self.confirm && matches!(self.lock, Lock::Held(_)) {
+            self.confirmed();
+        }
         self.tend_lock(now);
         self.arm_timer(now);
         let mut out = std::mem::take(&mut self.out);
@@ -416,8 +460,34 @@ impl<U: UserState> Engine<U> {
         }
     }
 
+    /// Notes a write of ours for the next tab to hold the lock (it lingers so that the write
+    /// reaches the other tabs first), or, made outside the lock, to be confirmed under it.
+    fn wrote_outside_lock(&mut self) {
+        if !self.settings.shared {
+            return;
+        }
+        match self.lock {
+            Lock::Held(_) => self.wrote_under_lock = true,
+            _ => self.confirm = true,
+        }
+    }
+
+    /// Holding the lock with storage just read (`sync` repaired a stale write over ours, and
+    /// merged a pending user update into what it read): stores the user update, and lingers
+    /// before giving the lock back so that the other tabs see our writes.
+    fn confirmed(&mut self) {
+        self.confirm = false;
+        self.wrote_under_lock = true;
+        let pending = self.pending_user.take();
+        let ours = self.state.session().map(Session::line);
+        if pending.is_some_and(|(line, _)| Some(line) == ours) {
+            self.persist();
+        }
+    }
+
     /// Writes the current session (or clears storage when signed out).
     fn persist(&mut self) {
+        self.wrote_outside_lock();
         match self.state.session() {
             None => {
                 self.seen = None;
@@ -450,11 +520,7 @@ impl<U: UserState> Engine<U> {
             .as_deref()
             .and_then(|text| record::decode::<U>(text, now).ok());
         self.seen = stored;
-        let retired = &self.retired;
-        if let Some(stale) = session
-            .as_ref()
-            .filter(|s| retired.contains(s.chain_token()))
-        {
+        if let Some(stale) = session.as_ref().filter(|s| self.is_stale(s)) {
             return self.heal(stale.clone());
         }
         let can_refresh = self.settings.timing.is_some();
@@ -465,6 +531,15 @@ impl<U: UserState> Engine<U> {
                 if !session.must_end(now, can_refresh)
                     || (under_lock && session.refresh_expired(now)) =>
             {
+                let mut session = session;
+                // A user update of ours not confirmed yet stays, whatever the other tab wrote.
+                if let Some((_, user)) = self
+                    .pending_user
+                    .as_ref()
+                    .filter(|(line, _)| *line == session.line)
+                {
+                    session.user = Some(user.clone());
+                }
                 if self.state.session() == Some(&session) {
                     return;
                 }
@@ -491,27 +566,50 @@ impl<U: UserState> Engine<U> {
         }
     }
 
+    /// Whether a stored session is older than what this engine knows: tokens it replaced
+    /// itself, a line it ended, or an earlier generation of its line.
+    fn is_stale(&self, stored: &Session<U>) -> bool {
+        self.retired.contains(stored.chain_token())
+            || self.ended.contains(&stored.line)
+            || self
+                .state
+                .session()
+                .is_some_and(|ours| ours.line == stored.line && ours.generation > stored.generation)
+    }
+
     /// Remembers a chain token this engine replaced (at most a few).
     fn retire(&mut self, replaced: Option<Token>) {
-        const KEPT: usize = 8;
-        if let Some(token) = replaced.filter(|token| !self.retired.contains(token)) {
-            if self.retired.len() == KEPT {
-                self.retired.remove(0);
-            }
-            self.retired.push(token);
+        if let Some(token) = replaced {
+            remember(&mut self.retired, token);
         }
+    }
+
+    /// Remembers that this engine ended the current line (signed out of it, or signed in
+    /// over it), and its chain token.
+    fn end_line(&mut self) {
+        if let Some(session) = self.state.session() {
+            let (line, token) = (session.line, session.chain_token().clone());
+            remember(&mut self.ended, line);
+            self.retire(Some(token));
+        }
+        self.pending_user = None;
     }
 
     fn chain_token(&self) -> Option<Token> {
         self.state.session().map(|s| s.chain_token().clone())
     }
 
-    /// Storage went back to tokens this engine replaced: a tab with a stale view of storage
-    /// (Chromium hands writes to other tabs' processes a little late) wrote over newer ones,
-    /// say with `update_user`. Write ours back, keeping the user state it meant to set; when
-    /// signed out, clear again so nothing signed out comes back.
+    /// Storage went back to tokens this engine replaced or to a line it ended: a tab with a
+    /// stale view of storage (Chromium hands writes to other tabs' processes a little late)
+    /// wrote over newer ones, with `update_user` or a refresh. Write ours back, keeping the
+    /// user state an update of our line meant to set; when signed out, clear again so that
+    /// nothing signed out comes back.
     fn heal(&mut self, stale: Session<U>) {
-        if let Some(ours) = self.state.session().filter(|ours| ours.user != stale.user) {
+        if let Some(ours) = self
+            .state
+            .session()
+            .filter(|ours| ours.line == stale.line && ours.user != stale.user)
+        {
             let mut merged = ours.clone();
             merged.user = stale.user;
             self.state.adopt(merged);
@@ -522,10 +620,12 @@ impl<U: UserState> Engine<U> {
 
     fn signed_in(&mut self, session: Session<U>, text: String) {
         self.warned_for = None;
-        let replaced = self.chain_token();
-        self.retire(replaced.filter(|token| token != session.chain_token()));
+        if self.state.session().map(Session::line) != Some(session.line) {
+            self.end_line();
+        }
         self.seen = Some(text);
         self.state.adopt(session);
+        self.wrote_outside_lock();
         self.failures = Failures::default();
         self.loading = false;
         self.finish(RefreshOutcome::Stale, false);
@@ -534,8 +634,7 @@ impl<U: UserState> Engine<U> {
 
     fn sign_out(&mut self) {
         self.warned_for = None;
-        let replaced = self.chain_token();
-        self.retire(replaced);
+        self.end_line();
         self.state.sign_out();
         self.persist();
         self.failures = Failures::default();
@@ -602,6 +701,11 @@ impl<U: UserState> Engine<U> {
     fn tend_lock(&mut self, now: Timestamp) {
         // Calls unanswered past the hold are given up on (a promise that never settles).
         self.late.retain(|call| now < call.since + LATE_CALL_HOLD);
+        if self.confirm && self.lock == Lock::Free && !self.unmounted {
+            let id = self.next_id();
+            self.lock = Lock::Wanted(id);
+            self.out.push(Command::AcquireLock(id));
+        }
         let Lock::Held(id) = self.lock else {
             return;
         };
@@ -894,7 +998,6 @@ impl<U: UserState> Engine<U> {
                 // An answer came: the network works, whatever `navigator.onLine` said.
                 self.offline = false;
                 self.persist();
-                self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                 self.failures = Failures::default();
                 self.loading = false;
                 self.info.count += 1;
@@ -914,7 +1017,6 @@ impl<U: UserState> Engine<U> {
             RefreshApplied::Unusable(err) => {
                 if rotated {
                     self.persist();
-                    self.wrote_under_lock |= matches!(self.lock, Lock::Held(_));
                     self.publish();
                 }
                 let reason = format!("the server sent an unusable token: {err}");
@@ -1208,14 +1310,20 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
     }
 
     /// Replaces the user state of the current session (as storage holds it now, so that
-    /// another tab's refresh is not undone), stores it, then tells the engine.
+    /// another tab's refresh is not undone) and tells the engine. Storage no other tab shares
+    /// is written here; shared storage under the cross-tab lock, by the engine.
     pub(crate) fn update_user(&self, user: U) -> Result<(), AuthError> {
         self.feed(Event::StorageChanged);
         let now = self.io.now();
         let (session, text) = self.engine.borrow().prepare_user_update(user)?;
-        self.io
-            .save(Some(&text), record::storage_expiry(&session), now)?;
-        self.feed(Event::UserUpdated { session, text });
+        let stored = if self.engine.borrow().settings().shared {
+            None
+        } else {
+            self.io
+                .save(Some(&text), record::storage_expiry(&session), now)?;
+            Some(text)
+        };
+        self.feed(Event::UserUpdated { session, stored });
         Ok(())
     }
 

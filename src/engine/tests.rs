@@ -196,6 +196,10 @@ fn refresh_token(tab: &Tab) -> Option<String> {
     session(tab).and_then(|s| s.refresh_token().map(|t| t.expose().to_owned()))
 }
 
+fn user(tab: &Tab) -> Option<String> {
+    session(tab).and_then(|s| s.user().cloned())
+}
+
 /// The refresh token storage holds.
 fn stored_refresh(storage: &Shelf, now: Timestamp) -> Option<String> {
     let text = storage.borrow().clone()?;
@@ -288,24 +292,33 @@ fn update_user_in_another_tab_during_a_refresh_keeps_the_rotated_token_and_the_u
     grant(&b);
     let (call, sent) = last_call(&b);
     assert_eq!(sent, "r1");
-    // Meanwhile A updates the user; B hears of it (storage event) before its answer comes.
+    // Meanwhile A updates the user: at once in A, in storage once A holds the lock, which B
+    // holds until its answer comes.
+    let before = storage.borrow().clone();
     a.update_user("countess".into()).unwrap();
-    b.feed(Event::StorageChanged);
+    assert_eq!(user(&a).as_deref(), Some("countess"));
+    assert_eq!(*storage.borrow(), before, "not written outside the lock");
     answer(&b, call, Ok(rotated(2)));
     assert_eq!(outcome_of(&b, flight), Some(RefreshOutcome::Refreshed));
+    grant(&a);
     let stored: Session<String> = record::decode(&storage.borrow().clone().unwrap(), T0).unwrap();
     assert_eq!(stored.refresh_token().unwrap().expose(), "r2");
     assert_eq!(stored.user().map(String::as_str), Some("countess"));
-    // And when the storage event comes after the answer, the answer still merges with it.
+    assert_eq!(a.io().released.borrow().last().unwrap().1, LOCK_LINGER);
+    // B's storage event comes only now: A's update merges into B's rotation.
+    b.feed(Event::StorageChanged);
+    assert_eq!(user(&b).as_deref(), Some("countess"));
+    // And when A hears of B's next rotation only after its update, the update still lands
+    // on the newest tokens.
     wake_at(&b, secs(1)); // the minimum spacing since the last call
     let flight = request(&b);
     grant(&b);
     let (call, sent) = last_call(&b);
     assert_eq!(sent, "r2");
-    a.feed(Event::StorageChanged);
     a.update_user("ada again".into()).unwrap();
     answer(&b, call, Ok(rotated(3)));
     assert_eq!(outcome_of(&b, flight), Some(RefreshOutcome::Refreshed));
+    grant(&a);
     let stored: Session<String> = record::decode(&storage.borrow().clone().unwrap(), T0).unwrap();
     assert_eq!(stored.refresh_token().unwrap().expose(), "r3");
     assert_eq!(stored.user().map(String::as_str), Some("ada again"));
@@ -571,10 +584,12 @@ fn a_lock_granted_after_the_flight_ended_is_given_back() {
     tab.feed(Event::SignOut);
     tab.feed(Event::LockGranted(lock));
     assert_eq!(calls(&tab), 0);
+    // Given back at once, after the linger that lets the sign-out's clear reach other tabs.
     assert_eq!(
         tab.io().released.borrow().last(),
-        Some(&(lock, Duration::ZERO))
+        Some(&(lock, LOCK_LINGER))
     );
+    assert_eq!(tab.io().locks.borrow().len(), 1, "no second lock request");
 }
 
 #[test]
@@ -1182,4 +1197,127 @@ fn a_second_tab_adopts_the_clock_offset_with_the_session() {
     assert_eq!(theirs.expires_at(), T0 + secs(300));
     assert_eq!(a.io().timer.get(), Some(T0 + secs(270)));
     assert_eq!(b.io().timer.get(), Some(T0 + secs(270)));
+}
+
+/// B's refresh is out under the lock when A writes (`write`); B's answer comes while B's view
+/// of storage still lags behind A's write (Chromium hands writes to other tabs' processes a
+/// little late), so B writes its rotation over it. Returns the tabs and the storage after B's
+/// write.
+fn stale_answer_over(write: impl FnOnce(&Tab)) -> (Tab, Tab, Shelf) {
+    let (a, b, _clock, storage) = two_tabs();
+    request(&b);
+    grant(&b);
+    let (call, _) = last_call(&b);
+    let seen_by_b = storage.borrow().clone();
+    write(&a);
+    let written_by_a = storage.replace(seen_by_b);
+    answer(&b, call, Ok(rotated(2)));
+    assert_ne!(*storage.borrow(), written_by_a, "B wrote over A's write");
+    (a, b, storage)
+}
+
+#[test]
+fn a_sign_out_written_over_by_a_stale_refresh_answer_is_cleared_again() {
+    let (a, b, storage) = stale_answer_over(|a| a.feed(Event::SignOut));
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
+    // A hears of B's write: the line it signed out of came back, so it clears again, and
+    // confirms that under the lock.
+    a.feed(Event::StorageChanged);
+    assert_eq!(*storage.borrow(), None);
+    assert!(session(&a).is_none());
+    grant(&a);
+    assert_eq!(*storage.borrow(), None);
+    b.feed(Event::StorageChanged);
+    assert!(session(&b).is_none(), "nothing signed out comes back");
+}
+
+#[test]
+fn a_sign_in_written_over_by_a_stale_refresh_answer_is_written_back() {
+    let (a, b, storage) = stale_answer_over(|a| {
+        a.sign_in(
+            SignIn::new("grace-a1")
+                .expires_in(secs(300))
+                .refresh_token("grace-r1"),
+        )
+        .unwrap();
+    });
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
+    a.feed(Event::StorageChanged);
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("grace-r1"));
+    assert_eq!(refresh_token(&a).as_deref(), Some("grace-r1"));
+    b.feed(Event::StorageChanged);
+    assert_eq!(
+        refresh_token(&b).as_deref(),
+        Some("grace-r1"),
+        "the new sign-in wins"
+    );
+}
+
+#[test]
+fn a_write_from_an_earlier_generation_is_repaired_by_a_tab_that_knows_a_later_one() {
+    let (a, b, _clock, storage) = two_tabs();
+    let generation_0 = storage.borrow().clone();
+    request(&b);
+    grant(&b);
+    let (call, _) = last_call(&b);
+    answer(&b, call, Ok(rotated(2)));
+    a.feed(Event::StorageChanged);
+    assert_eq!(session(&a).unwrap().generation, 1);
+    // A third tab that had not seen the rotation yet writes the session it knew.
+    *storage.borrow_mut() = generation_0;
+    a.feed(Event::StorageChanged);
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
+    assert_eq!(refresh_token(&a).as_deref(), Some("r2"));
+}
+
+#[test]
+fn an_answer_still_applies_after_storage_went_back_to_an_earlier_generation() {
+    let (a, b, _clock, storage) = two_tabs();
+    request(&a);
+    grant(&a);
+    let (call, _) = last_call(&a);
+    answer(&a, call, Ok(rotated(2)));
+    b.feed(Event::StorageChanged);
+    let generation_1 = storage.borrow().clone();
+    wake_at(&b, secs(1));
+    request(&b);
+    grant(&b);
+    let (call, sent) = last_call(&b);
+    assert_eq!(sent, "r2");
+    // While B's call is out, a stale write puts the first generation back; B keeps its own
+    // view (a later generation) and writes it back.
+    *storage.borrow_mut() = Some(
+        record::encode(&{
+            let mut first = session(&b).unwrap();
+            first.generation = 0;
+            first.refresh_token = Some(Token::new("r1"));
+            first
+        })
+        .unwrap(),
+    );
+    b.feed(Event::StorageChanged);
+    assert_eq!(*storage.borrow(), generation_1);
+    answer(&b, call, Ok(rotated(3)));
+    assert_eq!(
+        stored_refresh(&storage, T0).as_deref(),
+        Some("r3"),
+        "the rotation is kept"
+    );
+}
+
+#[test]
+fn a_session_keeps_its_line_through_rotations_and_a_new_sign_in_starts_another() {
+    let (a, b, _clock, _storage) = two_tabs();
+    let line = session(&a).unwrap().line();
+    request(&a);
+    grant(&a);
+    let (call, _) = last_call(&a);
+    answer(&a, call, Ok(rotated(2)));
+    b.feed(Event::StorageChanged);
+    assert_eq!(session(&b).unwrap().line(), line);
+    assert_eq!(session(&b).unwrap().generation, 1);
+    a.sign_in(SignIn::new("a9").expires_in(secs(300)).refresh_token("r9"))
+        .unwrap();
+    assert_ne!(session(&a).unwrap().line(), line);
+    assert_eq!(session(&a).unwrap().generation, 0);
 }

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AuthError;
-use crate::state::{check_token_type, AuthState, Session};
+use crate::state::{check_token_type, line_of, AuthState, Session};
 use crate::time::{earliest, Timestamp};
 use crate::token::{check_token_text, jwt_expiry, Token};
 
@@ -44,10 +44,17 @@ struct Record<U> {
     /// How far the server's clock is ahead of the browser's, in ms; left out when zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     clock_offset: i64,
+    /// The session's line (see [`Session::line`]); a record written before it was kept is
+    /// given the line of its chain token.
+    #[serde(default)]
+    line: Option<u64>,
+    /// The session's generation within its line; left out when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    generation: u64,
 }
 
-fn is_zero(offset: &i64) -> bool {
-    *offset == 0
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn none<U>() -> Option<U> {
@@ -98,6 +105,8 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
         refreshed_at: session.refreshed_at.unix_millis(),
         user: session.user.as_ref(),
         clock_offset: session.clock_offset,
+        line: Some(session.line),
+        generation: session.generation,
     };
     serde_json::to_string(&record).map_err(|err| AuthError::UserState(err.to_string()))
 }
@@ -139,15 +148,22 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
             jwt_expiry(token).map(local),
         )
     });
+    let auth_token = Token::new(record.token);
+    let refresh_token = record.refresh_token.map(Token::new);
+    let line = record
+        .line
+        .unwrap_or_else(|| line_of(refresh_token.as_ref().unwrap_or(&auth_token)));
     Ok(Session {
-        auth_token: Token::new(record.token),
+        auth_token,
         token_type: record.token_type,
         expires_at,
-        refresh_token: record.refresh_token.map(Token::new),
+        refresh_token,
         refresh_expires_at,
         user: record.user,
         refreshed_at: Timestamp::from_unix_millis(record.refreshed_at).min(now),
         clock_offset: record.clock_offset,
+        line,
+        generation: record.generation,
     })
 }
 
@@ -239,6 +255,28 @@ mod tests {
             let text = encode(&original).unwrap();
             assert_eq!(decode::<User>(&text, T0), Ok(original));
         }
+    }
+
+    #[test]
+    fn the_line_and_generation_are_stored_and_an_older_record_gets_its_line() {
+        let mut original = full();
+        original.generation = 3;
+        let text = encode(&original).unwrap();
+        assert!(
+            text.contains(&format!(r#""line":{}"#, original.line())),
+            "{text}"
+        );
+        assert_eq!(decode::<User>(&text, T0), Ok(original.clone()));
+        // Written before lines were kept: the line of its chain token, generation 0.
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let fields = value.as_object_mut().unwrap();
+        fields.remove("line");
+        fields.remove("generation");
+        let older = decode::<User>(&value.to_string(), T0).unwrap();
+        assert_eq!(older.line(), original.line());
+        assert_eq!(older.generation, 0);
+        let signed_in_anew = session(SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token("other"));
+        assert_ne!(signed_in_anew.line(), original.line());
     }
 
     #[test]

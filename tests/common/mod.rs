@@ -28,6 +28,10 @@ pub async fn sleep(duration: Duration) {
     gloo_timers::future::sleep(duration).await;
 }
 
+/// Long enough for a write made under the cross-tab lock: another provider may keep the lock
+/// for its linger (150 ms) after its own write.
+pub const LOCK_WAIT: Duration = Duration::from_millis(300);
+
 /// Lets Leptos run its effects and re-render.
 pub async fn settle() {
     sleep(Duration::from_millis(20)).await;
