@@ -391,10 +391,12 @@ impl<U: UserState> Auth<U> {
     /// another) keeps its new tokens and the new user state.
     ///
     /// The new state shows at once. Storage that other tabs share (cookies, localStorage) is
-    /// written under the cross-tab refresh lock, at once unless another tab is refreshing, so
-    /// that it never puts back tokens that tab just replaced: an error storing it then shows
-    /// in [`Auth::refresh_info`]'s `last_error`. Errors here: not signed in, or a user state
-    /// that does not serialise (and, for storage no other tab shares, a refused write).
+    /// written once this tab holds the cross-tab refresh lock, merged into what storage holds
+    /// then, so that it never puts back tokens another tab just replaced. That is within a
+    /// few milliseconds unless another tab's refresh holds the lock (until its answer comes);
+    /// a reload before then loses the update, and an error storing it shows in
+    /// [`Auth::refresh_info`]'s `last_error`. Errors here: not signed in, or a user state that
+    /// does not serialise (and, for storage no other tab shares, a refused write).
     pub fn update_user(&self, user: U) -> Result<(), AuthError> {
         self.shell().ok_or_else(disposed)?.update_user(user)
     }

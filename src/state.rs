@@ -204,6 +204,7 @@ impl<U> Session<U> {
                 .refresh_token
                 .as_ref()
                 .unwrap_or(&request.auth_token),
+            Some(now),
         );
         Ok(Session {
             line,
@@ -274,10 +275,10 @@ impl<U> Session<U> {
     }
 
     /// Names the sign-in this session descends from: the same through every refresh and
-    /// rotation, different for every sign-in (a hash of the sign-in's chain token, which says
-    /// nothing about the token). Tabs use it to tell a stale write of a session that ended
-    /// (signed out, or replaced by a new sign-in) from a newer one.
-    pub fn line(&self) -> u64 {
+    /// rotation, different for every sign-in, also one with the same tokens (see
+    /// [`line_of`]). Tabs use it to tell a stale write of a session that ended (signed out,
+    /// or replaced by a new sign-in) from a newer one.
+    pub(crate) fn line(&self) -> u64 {
         self.line
     }
 
@@ -500,8 +501,9 @@ impl<U> AuthState<U> {
                 let from_caller = refresh_expires_in.map(|expires_in| now + expires_in);
                 let from_claims = jwt_expiry(token.expose()).map(|at| at.shifted(-offset));
                 session.refresh_expires_at = earliest(from_claims, from_caller);
+                let changed = session.refresh_token.as_ref() != Some(&token);
                 session.refresh_token = Some(token);
-                true
+                changed
             }
             _ => false,
         };
@@ -544,11 +546,14 @@ impl<U> AuthState<U> {
     }
 }
 
-/// The line of a session that signed in with this chain token (see [`Session::line`]).
-pub(crate) fn line_of(chain_token: &Token) -> u64 {
+/// The line of a session that signed in with this chain token at `signed_in_at` (see
+/// [`Session::line`]): a hash of both, so that signing in again with the same tokens starts
+/// a new line. (`None`: a record written before lines were kept.) Only compared, never shown.
+pub(crate) fn line_of(chain_token: &Token, signed_in_at: Option<Timestamp>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     chain_token.expose().hash(&mut hasher);
+    signed_in_at.map(Timestamp::unix_millis).hash(&mut hasher);
     hasher.finish()
 }
 

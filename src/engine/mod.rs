@@ -520,8 +520,8 @@ impl<U: UserState> Engine<U> {
             .as_deref()
             .and_then(|text| record::decode::<U>(text, now).ok());
         self.seen = stored;
-        if let Some(stale) = session.as_ref().filter(|s| self.is_stale(s)) {
-            return self.heal(stale.clone());
+        if session.as_ref().is_some_and(|s| self.is_stale(s)) {
+            return self.heal();
         }
         let can_refresh = self.settings.timing.is_some();
         let under_lock = self.settings.judges_expiry_under_lock();
@@ -569,12 +569,12 @@ impl<U: UserState> Engine<U> {
     /// Whether a stored session is older than what this engine knows: tokens it replaced
     /// itself, a line it ended, or an earlier generation of its line.
     fn is_stale(&self, stored: &Session<U>) -> bool {
-        self.retired.contains(stored.chain_token())
-            || self.ended.contains(&stored.line)
-            || self
-                .state
-                .session()
-                .is_some_and(|ours| ours.line == stored.line && ours.generation > stored.generation)
+        self.ended.contains(&stored.line)
+            || self.state.session().is_some_and(|ours| {
+                ours.line == stored.line
+                    && (ours.generation > stored.generation
+                        || self.retired.contains(stored.chain_token()))
+            })
     }
 
     /// Remembers a chain token this engine replaced (at most a few).
@@ -599,22 +599,12 @@ impl<U: UserState> Engine<U> {
         self.state.session().map(|s| s.chain_token().clone())
     }
 
-    /// Storage went back to tokens this engine replaced or to a line it ended: a tab with a
-    /// stale view of storage (Chromium hands writes to other tabs' processes a little late)
-    /// wrote over newer ones, with `update_user` or a refresh. Write ours back, keeping the
-    /// user state an update of our line meant to set; when signed out, clear again so that
-    /// nothing signed out comes back.
-    fn heal(&mut self, stale: Session<U>) {
-        if let Some(ours) = self
-            .state
-            .session()
-            .filter(|ours| ours.line == stale.line && ours.user != stale.user)
-        {
-            let mut merged = ours.clone();
-            merged.user = stale.user;
-            self.state.adopt(merged);
-            self.publish();
-        }
+    /// Storage went back to tokens this engine replaced, an earlier generation of its line
+    /// or a line it ended: a tab with a stale view of storage (Chromium hands writes to other
+    /// tabs' processes a little late) wrote over newer ones. Write ours back, with its user
+    /// state (user updates are stored under the lock, so the stale write's is the older);
+    /// when signed out, clear again so that nothing signed out comes back.
+    fn heal(&mut self) {
         self.persist();
     }
 
@@ -623,6 +613,9 @@ impl<U: UserState> Engine<U> {
         if self.state.session().map(Session::line) != Some(session.line) {
             self.end_line();
         }
+        // Nothing of the new session counts as stale, whatever came before.
+        self.ended.retain(|line| *line != session.line);
+        self.retired.retain(|token| token != session.chain_token());
         self.seen = Some(text);
         self.state.adopt(session);
         self.wrote_outside_lock();

@@ -858,7 +858,9 @@ fn without_rotation_late_answers_out_of_order_do_not_bring_back_an_older_access_
 #[test]
 fn a_stale_write_of_a_rotated_token_is_healed_by_the_tab_that_rotated_it() {
     // Chromium hands storage writes to other tabs' processes late: a tab that had not yet seen
-    // the rotation writes r1 back with its user update.
+    // the rotation writes r1 back (say a late answer of its own). Its user state is no newer
+    // than ours (user updates with shared storage are written under the lock, from a fresh
+    // view), so ours is written back whole.
     let (a, b, _clock, storage) = two_tabs();
     request(&a);
     grant(&a);
@@ -877,7 +879,8 @@ fn a_stale_write_of_a_rotated_token_is_healed_by_the_tab_that_rotated_it() {
         "r2",
         "the rotation is back"
     );
-    assert_eq!(stored.user().map(String::as_str), Some("renamed elsewhere"));
+    assert_eq!(stored.user(), session(&a).unwrap().user());
+    assert_ne!(stored.user().map(String::as_str), Some("renamed elsewhere"));
     b.feed(Event::StorageChanged);
     assert_eq!(refresh_token(&b).as_deref(), Some("r2"));
 }
@@ -1320,4 +1323,41 @@ fn a_session_keeps_its_line_through_rotations_and_a_new_sign_in_starts_another()
         .unwrap();
     assert_ne!(session(&a).unwrap().line(), line);
     assert_eq!(session(&a).unwrap().generation, 0);
+}
+
+#[test]
+fn signing_in_again_with_the_same_tokens_starts_a_line_no_tab_heals_away() {
+    let (a, b, clock, storage) = two_tabs();
+    // B signs in over A's session (ending its line), then A signs in again with its first
+    // tokens: a new line, which B follows instead of writing its own back.
+    b.sign_in(SignIn::new("g1").expires_in(secs(300)).refresh_token("gr1"))
+        .unwrap();
+    a.feed(Event::StorageChanged);
+    clock.set(T0 + secs(1));
+    a.sign_in(SignIn::new("a1").expires_in(secs(300)).refresh_token("r1"))
+        .unwrap();
+    let written = storage.borrow().clone();
+    b.feed(Event::StorageChanged);
+    a.feed(Event::StorageChanged);
+    assert_eq!(*storage.borrow(), written, "nobody wrote over it");
+    assert_eq!(refresh_token(&b).as_deref(), Some("r1"));
+}
+
+#[test]
+fn an_unusable_answer_with_the_same_refresh_token_is_no_new_generation() {
+    let (tab, _, call) = refreshing(Setup::default());
+    answer(
+        &tab,
+        call,
+        Ok(Refreshed::new("no-expiry").refresh_token("r1")),
+    );
+    assert_eq!(session(&tab).unwrap().generation, 0);
+    wake_at(&tab, secs(1));
+    let (call, _) = last_call(&tab);
+    answer(
+        &tab,
+        call,
+        Ok(Refreshed::new("no-expiry").refresh_token("r2")),
+    );
+    assert_eq!(session(&tab).unwrap().generation, 1, "a rotation is one");
 }

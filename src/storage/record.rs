@@ -152,7 +152,7 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
     let refresh_token = record.refresh_token.map(Token::new);
     let line = record
         .line
-        .unwrap_or_else(|| line_of(refresh_token.as_ref().unwrap_or(&auth_token)));
+        .unwrap_or_else(|| line_of(refresh_token.as_ref().unwrap_or(&auth_token), None));
     Ok(Session {
         auth_token,
         token_type: record.token_type,
@@ -273,10 +273,17 @@ mod tests {
         fields.remove("line");
         fields.remove("generation");
         let older = decode::<User>(&value.to_string(), T0).unwrap();
-        assert_eq!(older.line(), original.line());
+        assert_eq!(older.line(), line_of(original.chain_token(), None));
         assert_eq!(older.generation, 0);
-        let signed_in_anew = session(SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token("other"));
-        assert_ne!(signed_in_anew.line(), original.line());
+        // Every sign-in starts a line of its own, also one with the same tokens.
+        let mut state: AuthState<User> = AuthState::signed_out();
+        let request = || SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token("r");
+        state.sign_in(request(), T0, Duration::ZERO).unwrap();
+        let first = state.session().unwrap().line();
+        state
+            .sign_in(request(), T0 + Duration::from_millis(1), Duration::ZERO)
+            .unwrap();
+        assert_ne!(state.session().unwrap().line(), first);
     }
 
     #[test]
