@@ -154,8 +154,10 @@ pub struct Session<U> {
     pub(crate) refreshed_at: Timestamp,
     /// How far the server's clock is ahead of this one, in ms (negative: behind).
     pub(crate) clock_offset: i64,
-    /// Names the sign-in this session descends from, kept through every refresh and rotation
-    /// (see [`Session::line`]).
+    /// Names the sign-in this session descends from: the same through every refresh and
+    /// rotation, different for every sign-in, also one with the same tokens (see
+    /// [`line_of`]). Tabs use it to tell a stale write of a session that ended (signed out,
+    /// or replaced by a new sign-in) from a newer one.
     pub(crate) line: u64,
     /// How many refreshes of its line led to this session: a tab that sees storage go back to
     /// a lower one knows the write was stale.
@@ -274,14 +276,6 @@ impl<U> Session<U> {
         self.refresh_token.as_ref().unwrap_or(&self.auth_token)
     }
 
-    /// Names the sign-in this session descends from: the same through every refresh and
-    /// rotation, different for every sign-in, also one with the same tokens (see
-    /// [`line_of`]). Tabs use it to tell a stale write of a session that ended (signed out,
-    /// or replaced by a new sign-in) from a newer one.
-    pub(crate) fn line(&self) -> u64 {
-        self.line
-    }
-
     /// Whether the refresh token is known to have expired at `now`.
     pub fn refresh_expired(&self, now: Timestamp) -> bool {
         self.refresh_expires_at.is_some_and(|at| at <= now)
@@ -314,11 +308,15 @@ impl<U> Session<U> {
         if can_refresh {
             self.refresh_expires_at
         } else {
-            Some(
-                self.refresh_expires_at
-                    .map_or(self.expires_at, |at| at.min(self.expires_at)),
-            )
+            Some(self.ends_without_refresh())
         }
+    }
+
+    /// When the session ends when nothing refreshes it: the access token's expiry, or the
+    /// refresh token's when earlier.
+    pub(crate) fn ends_without_refresh(&self) -> Timestamp {
+        self.refresh_expires_at
+            .map_or(self.expires_at, |at| at.min(self.expires_at))
     }
 
     /// Whether the session must end at `now`: the refresh token expired, or the access token

@@ -251,7 +251,7 @@ pub(crate) struct Engine<U> {
     late: Vec<Call>,
     /// Chain tokens this engine itself replaced (its rotations, sign-ins and sign-outs).
     retired: Vec<Token>,
-    /// Lines (see [`Session::line`]) this engine ended: signed out of, or signed in over.
+    /// Lines (see `Session::line`) this engine ended: signed out of, or signed in over.
     ended: Vec<u64>,
     /// This engine wrote storage outside the cross-tab lock (sign-in, sign-out, a user update,
     /// a heal): another tab's refresh, deciding on a view of storage from before that write,
@@ -462,7 +462,7 @@ impl<U: UserState> Engine<U> {
 
     /// Notes a write of ours for the next tab to hold the lock (it lingers so that the write
     /// reaches the other tabs first), or, made outside the lock, to be confirmed under it.
-    fn wrote_outside_lock(&mut self) {
+    fn note_write(&mut self) {
         if !self.settings.shared {
             return;
         }
@@ -479,7 +479,7 @@ impl<U: UserState> Engine<U> {
         self.confirm = false;
         self.wrote_under_lock = true;
         let pending = self.pending_user.take();
-        let ours = self.state.session().map(Session::line);
+        let ours = self.state.session().map(|session| session.line);
         if pending.is_some_and(|(line, _)| Some(line) == ours) {
             self.persist();
         }
@@ -487,7 +487,7 @@ impl<U: UserState> Engine<U> {
 
     /// Writes the current session (or clears storage when signed out).
     fn persist(&mut self) {
-        self.wrote_outside_lock();
+        self.note_write();
         match self.state.session() {
             None => {
                 self.seen = None;
@@ -521,7 +521,11 @@ impl<U: UserState> Engine<U> {
             .and_then(|text| record::decode::<U>(text, now).ok());
         self.seen = stored;
         if session.as_ref().is_some_and(|s| self.is_stale(s)) {
-            return self.heal();
+            // A tab with a stale view of storage (Chromium hands writes to other tabs'
+            // processes a little late) wrote over newer ones: write ours back, with its user
+            // state (user updates are stored under the lock, so the stale write's is the
+            // older); when signed out, clear again so that nothing signed out comes back.
+            return self.persist();
         }
         let can_refresh = self.settings.timing.is_some();
         let under_lock = self.settings.judges_expiry_under_lock();
@@ -577,40 +581,20 @@ impl<U: UserState> Engine<U> {
             })
     }
 
-    /// Remembers a chain token this engine replaced (at most a few).
-    fn retire(&mut self, replaced: Option<Token>) {
-        if let Some(token) = replaced {
-            remember(&mut self.retired, token);
-        }
-    }
-
     /// Remembers that this engine ended the current line (signed out of it, or signed in
     /// over it), and its chain token.
     fn end_line(&mut self) {
         if let Some(session) = self.state.session() {
             let (line, token) = (session.line, session.chain_token().clone());
             remember(&mut self.ended, line);
-            self.retire(Some(token));
+            remember(&mut self.retired, token);
         }
         self.pending_user = None;
     }
 
-    fn chain_token(&self) -> Option<Token> {
-        self.state.session().map(|s| s.chain_token().clone())
-    }
-
-    /// Storage went back to tokens this engine replaced, an earlier generation of its line
-    /// or a line it ended: a tab with a stale view of storage (Chromium hands writes to other
-    /// tabs' processes a little late) wrote over newer ones. Write ours back, with its user
-    /// state (user updates are stored under the lock, so the stale write's is the older);
-    /// when signed out, clear again so that nothing signed out comes back.
-    fn heal(&mut self) {
-        self.persist();
-    }
-
     fn signed_in(&mut self, session: Session<U>, text: String) {
         self.warned_for = None;
-        if self.state.session().map(Session::line) != Some(session.line) {
+        if self.state.session().map(|ours| ours.line) != Some(session.line) {
             self.end_line();
         }
         // Nothing of the new session counts as stale, whatever came before.
@@ -618,7 +602,7 @@ impl<U: UserState> Engine<U> {
         self.retired.retain(|token| token != session.chain_token());
         self.seen = Some(text);
         self.state.adopt(session);
-        self.wrote_outside_lock();
+        self.note_write();
         self.failures = Failures::default();
         self.loading = false;
         self.finish(RefreshOutcome::Stale, false);
@@ -982,9 +966,12 @@ impl<U: UserState> Engine<U> {
         let applied = self
             .state
             .apply_refresh(sent, refreshed, now, sent_at, self.settings.leeway);
-        let rotated = self.chain_token().is_some_and(|token| token != *sent);
+        let rotated = self
+            .state
+            .session()
+            .is_some_and(|session| session.chain_token() != sent);
         if rotated {
-            self.retire(Some(sent.clone()));
+            remember(&mut self.retired, sent.clone());
         }
         match applied {
             RefreshApplied::Applied => {

@@ -1146,7 +1146,6 @@ fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
     // for a moment (a write from a view that lagged, repaired by the tab that wrote what it
     // replaced); at rest storage and every tab hold no chain but that of the last sign-in.
     let lagging = w.max_lag > 0;
-    let p3_now = !lagging;
     let p3_at_rest = |w: &World, chain: usize| {
         if lagging && quiet && w.chosen != Some(chain) {
             return Err(format!(
@@ -1170,8 +1169,7 @@ fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
     }
     if let Some(chain) = now_chain {
         p3_at_rest(&w, chain)?;
-        let returned = w.storage_chain != Some(chain) || lagging;
-        if returned && p3_now && w.storage_left.contains(&chain) {
+        if !lagging && w.storage_chain != Some(chain) && w.storage_left.contains(&chain) {
             return Err(format!("P3: chain {chain} came back into storage"));
         }
     }
@@ -1210,8 +1208,8 @@ fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
         if let Some(before) = before.filter(|b| now != Some(*b)) {
             instance.left.insert(before);
         }
-        if let Some(chain) = now.filter(|c| before != Some(*c) || lagging) {
-            if p3_now && instance.left.contains(&chain) {
+        if let Some(chain) = now.filter(|c| before != Some(*c)) {
+            if !lagging && instance.left.contains(&chain) {
                 return Err(format!("P3: chain {chain} came back in tab #{id}"));
             }
         }

@@ -249,6 +249,14 @@ fn two_tabs() -> (Tab, Tab, Rc<Cell<Timestamp>>, Shelf) {
     two_tabs_with_refresh_for(secs(86_400))
 }
 
+/// The tab refreshes under the cross-tab lock and the server rotates to `a{n}`/`r{n}`.
+fn refresh_under_lock(tab: &Tab, n: u32) {
+    request(tab);
+    grant(tab);
+    let (call, _) = last_call(tab);
+    answer(tab, call, Ok(rotated(n)));
+}
+
 /// Grants the tab's last lock request; returns its id.
 fn grant(tab: &Tab) -> Id {
     let lock = *tab.io().locks.borrow().last().expect("a lock request");
@@ -862,10 +870,7 @@ fn a_stale_write_of_a_rotated_token_is_healed_by_the_tab_that_rotated_it() {
     // than ours (user updates with shared storage are written under the lock, from a fresh
     // view), so ours is written back whole.
     let (a, b, _clock, storage) = two_tabs();
-    request(&a);
-    grant(&a);
-    let (call, _) = last_call(&a);
-    answer(&a, call, Ok(rotated(2)));
+    refresh_under_lock(&a, 2);
     let stale = {
         let mut old = session(&b).unwrap();
         old.user = Some("renamed elsewhere".into());
@@ -1260,10 +1265,7 @@ fn a_sign_in_written_over_by_a_stale_refresh_answer_is_written_back() {
 fn a_write_from_an_earlier_generation_is_repaired_by_a_tab_that_knows_a_later_one() {
     let (a, b, _clock, storage) = two_tabs();
     let generation_0 = storage.borrow().clone();
-    request(&b);
-    grant(&b);
-    let (call, _) = last_call(&b);
-    answer(&b, call, Ok(rotated(2)));
+    refresh_under_lock(&b, 2);
     a.feed(Event::StorageChanged);
     assert_eq!(session(&a).unwrap().generation, 1);
     // A third tab that had not seen the rotation yet writes the session it knew.
@@ -1276,10 +1278,7 @@ fn a_write_from_an_earlier_generation_is_repaired_by_a_tab_that_knows_a_later_on
 #[test]
 fn an_answer_still_applies_after_storage_went_back_to_an_earlier_generation() {
     let (a, b, _clock, storage) = two_tabs();
-    request(&a);
-    grant(&a);
-    let (call, _) = last_call(&a);
-    answer(&a, call, Ok(rotated(2)));
+    refresh_under_lock(&a, 2);
     b.feed(Event::StorageChanged);
     let generation_1 = storage.borrow().clone();
     wake_at(&b, secs(1));
@@ -1311,17 +1310,14 @@ fn an_answer_still_applies_after_storage_went_back_to_an_earlier_generation() {
 #[test]
 fn a_session_keeps_its_line_through_rotations_and_a_new_sign_in_starts_another() {
     let (a, b, _clock, _storage) = two_tabs();
-    let line = session(&a).unwrap().line();
-    request(&a);
-    grant(&a);
-    let (call, _) = last_call(&a);
-    answer(&a, call, Ok(rotated(2)));
+    let line = session(&a).unwrap().line;
+    refresh_under_lock(&a, 2);
     b.feed(Event::StorageChanged);
-    assert_eq!(session(&b).unwrap().line(), line);
+    assert_eq!(session(&b).unwrap().line, line);
     assert_eq!(session(&b).unwrap().generation, 1);
     a.sign_in(SignIn::new("a9").expires_in(secs(300)).refresh_token("r9"))
         .unwrap();
-    assert_ne!(session(&a).unwrap().line(), line);
+    assert_ne!(session(&a).unwrap().line, line);
     assert_eq!(session(&a).unwrap().generation, 0);
 }
 

@@ -165,7 +165,7 @@ pub fn decide<U>(
         return Decision::SignOutNow;
     }
     let Some(timing) = timing else {
-        let ends_at = session.ends_at(false).unwrap_or(session.expires_at());
+        let ends_at = session.ends_without_refresh();
         return if ends_at <= now {
             Decision::SignOutNow
         } else {

@@ -263,7 +263,7 @@ mod tests {
         original.generation = 3;
         let text = encode(&original).unwrap();
         assert!(
-            text.contains(&format!(r#""line":{}"#, original.line())),
+            text.contains(&format!(r#""line":{}"#, original.line)),
             "{text}"
         );
         assert_eq!(decode::<User>(&text, T0), Ok(original.clone()));
@@ -273,17 +273,17 @@ mod tests {
         fields.remove("line");
         fields.remove("generation");
         let older = decode::<User>(&value.to_string(), T0).unwrap();
-        assert_eq!(older.line(), line_of(original.chain_token(), None));
+        assert_eq!(older.line, line_of(original.chain_token(), None));
         assert_eq!(older.generation, 0);
         // Every sign-in starts a line of its own, also one with the same tokens.
         let mut state: AuthState<User> = AuthState::signed_out();
         let request = || SignIn::new(jwt(r#"{"exp":1000300}"#)).refresh_token("r");
         state.sign_in(request(), T0, Duration::ZERO).unwrap();
-        let first = state.session().unwrap().line();
+        let first = state.session().unwrap().line;
         state
             .sign_in(request(), T0 + Duration::from_millis(1), Duration::ZERO)
             .unwrap();
-        assert_ne!(state.session().unwrap().line(), first);
+        assert_ne!(state.session().unwrap().line, first);
     }
 
     #[test]
