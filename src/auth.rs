@@ -116,27 +116,25 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
         };
         let (release, released) = oneshot::channel();
         self.locks.borrow_mut().insert(flight, release);
-        let granted = move || driver.feed(Event::LockGranted(flight));
         #[cfg(target_arch = "wasm32")]
-        crate::sync::request_lock(self.config.name(), granted, released);
+        crate::sync::request_lock(
+            self.config.name(),
+            move || {
+                leptos::task::spawn_local(async move {
+                    gloo_timers::future::sleep(crate::engine::LOCK_SETTLE).await;
+                    driver.feed(Event::LockGranted(flight));
+                });
+            },
+            released,
+        );
         #[cfg(not(target_arch = "wasm32"))]
-        let _ = (granted, released);
+        let _ = (driver, released);
     }
 
-    fn release_lock(&self, flight: Id, after: Duration) {
-        let Some(release) = self.locks.borrow_mut().remove(&flight) else {
-            return;
-        };
-        #[cfg(target_arch = "wasm32")]
-        if !after.is_zero() {
-            leptos::task::spawn_local(async move {
-                gloo_timers::future::sleep(after).await;
-                let _ = release.send(());
-            });
-            return;
+    fn release_lock(&self, flight: Id) {
+        if let Some(release) = self.locks.borrow_mut().remove(&flight) {
+            let _ = release.send(());
         }
-        let _ = after;
-        let _ = release.send(());
     }
 
     fn set_timer(&self, at: Option<Timestamp>, now: Timestamp) {

@@ -108,8 +108,7 @@ async fn local_storage_sign_in_persists_survives_reload_and_signs_out() {
             name: "Grace".into(),
         })
         .unwrap();
-    // Shown at once; stored under the cross-tab lock, which the first provider's sign-in
-    // keeps for its linger.
+    // Shown at once; stored under the cross-tab lock, once it has settled.
     settle().await;
     assert!(reloaded.text().contains("Grace"));
     sleep(LOCK_WAIT).await;

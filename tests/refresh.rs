@@ -138,7 +138,8 @@ async fn transient_failures_keep_the_session_and_retry_with_backoff() {
         .leeway(ms(800));
     let mounted = mount(config);
     sign_in_short(mounted.auth);
-    sleep(ms(1300)).await;
+    // Due at 1.2 s; the call starts once the lock has settled.
+    sleep(ms(1300) + LOCK_SETTLE).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(
         mounted.text().starts_with("Authenticated"),
@@ -146,8 +147,8 @@ async fn transient_failures_keep_the_session_and_retry_with_backoff() {
     );
     let info = mounted.auth.refresh_info().get_untracked();
     assert_eq!(info.last_error.as_deref(), Some("503 Service Unavailable"));
-    // Retries after 200 ms, then 400 ms.
-    sleep(ms(900)).await;
+    // Retries after 200 ms, then 400 ms (each once the lock has settled).
+    sleep(ms(900) + 2 * LOCK_SETTLE).await;
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-3");
     assert_eq!(mounted.auth.refresh_info().get_untracked().last_error, None);
@@ -208,7 +209,7 @@ async fn sign_out_during_a_refresh_wins() {
         let result = auth.refresh().await;
         *slot.lock().unwrap() = Some(result);
     });
-    sleep(ms(100)).await;
+    sleep(ms(100) + LOCK_SETTLE).await;
     mounted.auth.sign_out();
     sleep(ms(600)).await;
     assert_eq!(*outcome.lock().unwrap(), Some(RefreshOutcome::Stale));
@@ -307,7 +308,7 @@ async fn unmounting_mid_refresh_still_stores_the_rotated_refresh_token() {
     leptos::task::spawn_local(async move {
         auth.refresh().await;
     });
-    sleep(ms(100)).await;
+    sleep(ms(100) + LOCK_SETTLE).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the call is out");
     mounted.unmount();
     sleep(ms(500)).await;
@@ -334,12 +335,12 @@ async fn dropping_the_caller_that_started_a_refresh_does_not_stall_refreshing() 
     // Poll the first caller once (it starts the flight), then drop it, as an aborted Action
     // or a select with a timeout would.
     assert!(mounted.auth.refresh().now_or_never().is_none());
-    sleep(ms(400)).await;
+    sleep(ms(400) + LOCK_SETTLE).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-1");
     assert!(!mounted.auth.refresh_info().get_untracked().in_flight);
     // The schedule goes on: refreshed-1 lives 3 s and is refreshed 0.8 s before it expires.
-    sleep(ms(2400)).await;
+    sleep(ms(2400) + LOCK_SETTLE).await;
     assert_eq!(calls.load(Ordering::SeqCst), 2, "the timer still runs");
     assert_eq!(mounted.text(), "AuthenticatedAdarefreshed-2");
     mounted.auth.sign_out();

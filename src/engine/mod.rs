@@ -48,10 +48,13 @@ mod tests;
 /// moment earlier, and Chromium hands storage writes to other tabs' processes a little late.
 pub(crate) const SETTLE: Duration = Duration::from_millis(500);
 
-/// How long the refresh lock is kept after new tokens were written: Chromium hands storage
-/// writes to other tabs' processes a few milliseconds late, and the next tab to get the lock
-/// must see our new tokens rather than send the rotated-away one.
-pub(crate) const LOCK_LINGER: Duration = Duration::from_millis(150);
+/// How long a tab holds the cross-tab lock before it reads storage (before [`Io`] feeds
+/// [`Event::LockGranted`]): Chromium hands storage writes to other tabs' processes a few
+/// milliseconds late, and the last holder may have written new tokens just before it gave
+/// the lock back, or closed. Waiting on the acquiring side covers a holder that closed, which
+/// a linger on the releasing side cannot.
+#[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
+pub(crate) const LOCK_SETTLE: Duration = Duration::from_millis(150);
 
 /// How long a tab keeps the cross-tab lock for a call that timed out but may still be
 /// answered: until then no other tab sends the same refresh token (which the server may have
@@ -128,7 +131,9 @@ pub(crate) enum Event<U> {
     SignOut,
     /// A caller asks for a refresh and waits for its outcome under this id.
     RefreshRequested(Id),
-    /// The cross-tab lock asked for by this flight is held.
+    /// The cross-tab lock asked for under this id has been held for [`LOCK_SETTLE`]: what
+    /// storage holds now includes what its last holder wrote.
+    #[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
     LockGranted(Id),
     /// The refresh callback of this call answered.
     // Fed by the browser shell and the tests; the host build has no task executor to run it.
@@ -166,8 +171,8 @@ pub(crate) enum Command<U> {
     },
     /// Ask for the cross-tab refresh lock; feed [`Event::LockGranted`] once held.
     AcquireLock(Id),
-    /// Give the lock back after `after` (a short linger when we just wrote new tokens).
-    ReleaseLock { flight: Id, after: Duration },
+    /// Give the lock back.
+    ReleaseLock(Id),
     /// Feed [`Event::Wake`] at this instant (replacing any timer), or at no time.
     SetTimer(Option<Timestamp>),
     /// The state, status or refresh info changed.
@@ -261,8 +266,6 @@ pub(crate) struct Engine<U> {
     pending_user: Option<(u64, U)>,
     next_id: Id,
     lock: Lock,
-    /// New tokens were written while the lock was held: linger before giving it back.
-    wrote_under_lock: bool,
     timer: Option<Timestamp>,
     unmounted: bool,
     /// The browser says it is offline (`navigator.onLine`).
@@ -313,7 +316,6 @@ impl<U: UserState> Engine<U> {
             pending_user: None,
             next_id: 0,
             lock: Lock::Free,
-            wrote_under_lock: false,
             timer: None,
             unmounted: false,
             offline: false,
@@ -460,24 +462,17 @@ impl<U: UserState> Engine<U> {
         }
     }
 
-    /// Notes a write of ours for the next tab to hold the lock (it lingers so that the write
-    /// reaches the other tabs first), or, made outside the lock, to be confirmed under it.
+    /// Notes a write of ours made outside the lock, to be confirmed under it.
     fn note_write(&mut self) {
-        if !self.settings.shared {
-            return;
-        }
-        match self.lock {
-            Lock::Held(_) => self.wrote_under_lock = true,
-            _ => self.confirm = true,
+        if self.settings.shared && !matches!(self.lock, Lock::Held(_)) {
+            self.confirm = true;
         }
     }
 
     /// Holding the lock with storage just read (`sync` repaired a stale write over ours, and
-    /// merged a pending user update into what it read): stores the user update, and lingers
-    /// before giving the lock back so that the other tabs see our writes.
+    /// merged a pending user update into what it read): stores the user update.
     fn confirmed(&mut self) {
         self.confirm = false;
-        self.wrote_under_lock = true;
         let pending = self.pending_user.take();
         let ours = self.state.session().map(|session| session.line);
         if pending.is_some_and(|(line, _)| Some(line) == ours) {
@@ -563,7 +558,7 @@ impl<U: UserState> Engine<U> {
                 self.state.sign_out();
                 self.failures = Failures::default();
                 self.loading = false;
-                self.finish(RefreshOutcome::Stale, false);
+                self.finish(RefreshOutcome::Stale);
                 self.publish();
             }
             _ => {}
@@ -605,7 +600,7 @@ impl<U: UserState> Engine<U> {
         self.note_write();
         self.failures = Failures::default();
         self.loading = false;
-        self.finish(RefreshOutcome::Stale, false);
+        self.finish(RefreshOutcome::Stale);
         self.publish();
     }
 
@@ -616,7 +611,7 @@ impl<U: UserState> Engine<U> {
         self.persist();
         self.failures = Failures::default();
         self.loading = false;
-        self.finish(RefreshOutcome::Stale, false);
+        self.finish(RefreshOutcome::Stale);
         self.publish();
     }
 
@@ -625,7 +620,7 @@ impl<U: UserState> Engine<U> {
         if !self.state.is_signed_in() {
             return;
         }
-        self.finish(RefreshOutcome::SignedOut(reason.clone()), false);
+        self.finish(RefreshOutcome::SignedOut(reason.clone()));
         self.sign_out();
         self.info.last_error = Some(reason);
         self.hook(Hook::SessionExpired);
@@ -641,8 +636,8 @@ impl<U: UserState> Engine<U> {
     }
 
     /// Ends the flight: answers its waiters and keeps a call still out, so that its answer is
-    /// recognised when it comes. `wrote`: it stored new tokens (the lock lingers).
-    fn finish(&mut self, outcome: RefreshOutcome, wrote: bool) {
+    /// recognised when it comes.
+    fn finish(&mut self, outcome: RefreshOutcome) {
         let Some(flight) = self.flight.take() else {
             return;
         };
@@ -651,7 +646,6 @@ impl<U: UserState> Engine<U> {
                 self.late.push(call);
             }
         }
-        self.wrote_under_lock |= wrote;
         if !flight.waiters.is_empty() {
             self.out.push(Command::Resolve {
                 waiters: flight.waiters,
@@ -694,12 +688,7 @@ impl<U: UserState> Engine<U> {
             return;
         }
         self.lock = Lock::Free;
-        let after = if std::mem::take(&mut self.wrote_under_lock) {
-            LOCK_LINGER
-        } else {
-            Duration::ZERO
-        };
-        self.out.push(Command::ReleaseLock { flight: id, after });
+        self.out.push(Command::ReleaseLock(id));
     }
 
     /// Starts a refresh, or joins the one under way. `waiter` is `None` for the schedule's
@@ -788,7 +777,7 @@ impl<U: UserState> Engine<U> {
                     self.settings.timeout.as_secs_f32()
                 );
                 self.record_failure(now, &reason);
-                self.finish(RefreshOutcome::Failed(reason), false);
+                self.finish(RefreshOutcome::Failed(reason));
             }
             Phase::Settling { sent, until, .. } if *until <= now => {
                 let sent = sent.clone();
@@ -826,16 +815,16 @@ impl<U: UserState> Engine<U> {
             return;
         };
         match self.state.session() {
-            None => self.finish(RefreshOutcome::NotSignedIn, false),
+            None => self.finish(RefreshOutcome::NotSignedIn),
             Some(session) if *session.auth_token() != flight.requested_for => {
-                self.finish(RefreshOutcome::Refreshed, false)
+                self.finish(RefreshOutcome::Refreshed)
             }
             // Checked under the lock with storage just read: no other tab holds newer tokens.
             // An earlier call of ours may still bring them, though.
             Some(session) if session.refresh_expired(now) => {
                 if self.late_call_guards(now).is_some() {
                     let reason = "waiting for the answer to an earlier refresh".to_owned();
-                    self.finish(RefreshOutcome::Failed(reason), false);
+                    self.finish(RefreshOutcome::Failed(reason));
                 } else {
                     self.end_session("the refresh token expired".into());
                 }
@@ -846,7 +835,7 @@ impl<U: UserState> Engine<U> {
 
     fn call(&mut self, now: Timestamp) {
         let Some(session) = self.state.session() else {
-            return self.finish(RefreshOutcome::NotSignedIn, false);
+            return self.finish(RefreshOutcome::NotSignedIn);
         };
         let sent = session.chain_token().clone();
         let params = RefreshParams {
@@ -873,10 +862,7 @@ impl<U: UserState> Engine<U> {
     fn lock_granted(&mut self, now: Timestamp, id: Id) {
         if self.lock != Lock::Wanted(id) {
             // Nobody here wants it any more.
-            self.out.push(Command::ReleaseLock {
-                flight: id,
-                after: Duration::ZERO,
-            });
+            self.out.push(Command::ReleaseLock(id));
             return;
         }
         self.lock = Lock::Held(id);
@@ -917,7 +903,7 @@ impl<U: UserState> Engine<U> {
         if !chain_current {
             // Signed out, signed in anew, or another tab moved the chain on: not ours to apply.
             if is_current {
-                self.finish(RefreshOutcome::Stale, false);
+                self.finish(RefreshOutcome::Stale);
             }
             return;
         }
@@ -930,7 +916,7 @@ impl<U: UserState> Engine<U> {
                         "{reason} (an earlier refresh with the same token is still unanswered)"
                     );
                     self.record_failure(now, &reason);
-                    self.finish(RefreshOutcome::Failed(reason), false);
+                    self.finish(RefreshOutcome::Failed(reason));
                 } else if self.settings.shared {
                     if let Some(flight) = &mut self.flight {
                         flight.phase = Phase::Settling {
@@ -945,7 +931,7 @@ impl<U: UserState> Engine<U> {
             }
             Err(RefreshError::Transient(reason)) if is_current => {
                 self.record_failure(now, &reason);
-                self.finish(RefreshOutcome::Failed(reason), false);
+                self.finish(RefreshOutcome::Failed(reason));
             }
             // A late failure: the attempt it belonged to already counted as failed.
             Err(_) => {}
@@ -991,7 +977,7 @@ impl<U: UserState> Engine<U> {
                     Some(Flight { phase: Phase::Calling { call, .. }, .. }) if call.sent == *sent
                 );
                 if is_current || retry_with_same_token {
-                    self.finish(RefreshOutcome::Refreshed, true);
+                    self.finish(RefreshOutcome::Refreshed);
                 }
             }
             RefreshApplied::Unusable(err) => {
@@ -1002,12 +988,12 @@ impl<U: UserState> Engine<U> {
                 let reason = format!("the server sent an unusable token: {err}");
                 if is_current {
                     self.record_failure(now, &reason);
-                    self.finish(RefreshOutcome::Failed(reason), rotated);
+                    self.finish(RefreshOutcome::Failed(reason));
                 }
             }
             RefreshApplied::Stale => {
                 if is_current {
-                    self.finish(RefreshOutcome::Stale, false);
+                    self.finish(RefreshOutcome::Stale);
                 }
             }
         }
@@ -1055,7 +1041,7 @@ impl<U: UserState> Engine<U> {
             } else {
                 RefreshOutcome::Stale
             };
-            self.finish(outcome, false);
+            self.finish(outcome);
         }
     }
 
@@ -1077,7 +1063,7 @@ impl<U: UserState> Engine<U> {
             self.flight.as_ref().map(|flight| &flight.phase),
             Some(Phase::Calling { .. } | Phase::Settling { .. })
         ) {
-            self.finish(RefreshOutcome::Stale, false);
+            self.finish(RefreshOutcome::Stale);
         }
     }
 
@@ -1216,10 +1202,11 @@ pub(crate) trait Io<U> {
     ) -> Result<(), AuthError>;
     /// Starts the refresh callback; its answer comes back as [`Event::Answered`].
     fn call_refresh(&self, call: Id, params: RefreshParams<U>);
-    /// Asks for the cross-tab lock; [`Event::LockGranted`] once held.
+    /// Asks for the cross-tab lock; [`Event::LockGranted`] once it has been held for
+    /// [`LOCK_SETTLE`].
     fn acquire_lock(&self, flight: Id);
-    /// Gives the lock back after `after`.
-    fn release_lock(&self, flight: Id, after: Duration);
+    /// Gives the lock back.
+    fn release_lock(&self, flight: Id);
     /// Replaces the timer: [`Event::Wake`] at `at`, or none.
     fn set_timer(&self, at: Option<Timestamp>, now: Timestamp);
     /// Shows the new state.
@@ -1319,7 +1306,7 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
                 }
                 Command::CallRefresh { call, params } => self.io.call_refresh(call, params),
                 Command::AcquireLock(flight) => self.io.acquire_lock(flight),
-                Command::ReleaseLock { flight, after } => self.io.release_lock(flight, after),
+                Command::ReleaseLock(flight) => self.io.release_lock(flight),
                 Command::SetTimer(at) => self.io.set_timer(at, now),
                 Command::Publish => {
                     // Setting signals may run user code at once (an ImmediateEffect that signs

@@ -57,20 +57,23 @@ use crate::token::tests::jwt;
 type User = u32;
 type Tab = Driver<User, SimIo>;
 
+/// The lock's settle time, which the simulated browser waits after granting the lock.
+const LOCK_SETTLE_MS: u64 = LOCK_SETTLE.as_millis() as u64;
 /// Server time at the start of every history.
 const START: u64 = 1_700_000_000_000;
-/// Histories per run: `cargo xtask test` runs the optimised build (seconds); an unoptimised
-/// `cargo test` runs fewer so that it stays quick.
 /// The most a tab's view of storage lags behind other tabs' writes (`SIM_READ_LAG_MS`,
-/// default 0: reads are consistent). Kept under the lock's linger, which is what keeps the
-/// next lock holder from reading old tokens. Two known ways still break a property then:
-/// a tab that closes within the linger after writing cuts it short (the next holder may
-/// refresh a replaced access token: P4), and a tab ending a session the server refused or
-/// that expired may clear a sign-in another tab made a moment before (P1).
+/// default 0: reads are consistent). Kept under [`LOCK_SETTLE`], which is what keeps the
+/// next lock holder from reading old tokens. One known way still breaks a property then: a
+/// tab ending a session the server refused or that expired may clear a sign-in another tab
+/// made a moment before (P1).
 fn max_read_lag() -> u64 {
-    env_number("SIM_READ_LAG_MS").unwrap_or(0).min(140)
+    env_number("SIM_READ_LAG_MS")
+        .unwrap_or(0)
+        .min(LOCK_SETTLE_MS - 10)
 }
 
+/// Histories per run: `cargo xtask test` runs the optimised build (seconds); an unoptimised
+/// `cargo test` runs fewer so that it stays quick.
 const DEFAULT_HISTORIES: u64 = if cfg!(debug_assertions) { 300 } else { 10_000 };
 
 /// The shape of one history.
@@ -404,7 +407,7 @@ impl World {
         if self.lock_holder.is_none() {
             if let Some((instance, flight)) = self.lock_waiting.pop_front() {
                 self.lock_holder = Some((instance, flight));
-                self.at(1, Delivery::Grant { instance, flight });
+                self.at(1 + LOCK_SETTLE_MS, Delivery::Grant { instance, flight });
             }
         }
     }
@@ -556,11 +559,10 @@ impl Io<User> for SimIo {
         });
     }
 
-    fn release_lock(&self, flight: Id, after: Duration) {
+    fn release_lock(&self, flight: Id) {
         self.with(|w| {
-            let after = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
             w.at(
-                after,
+                0,
                 Delivery::Release {
                     instance: self.instance,
                     flight,

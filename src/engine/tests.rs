@@ -31,7 +31,7 @@ struct TestIo {
     refuse_writes: Cell<bool>,
     calls: RefCell<Vec<(Id, RefreshParams<String>)>>,
     locks: RefCell<Vec<Id>>,
-    released: RefCell<Vec<(Id, Duration)>>,
+    released: RefCell<Vec<Id>>,
     timer: Cell<Option<Timestamp>>,
     hooks: RefCell<Vec<Hook>>,
     resolved: RefCell<Vec<(Id, RefreshOutcome)>>,
@@ -63,8 +63,8 @@ impl Io<String> for TestIo {
     fn acquire_lock(&self, flight: Id) {
         self.locks.borrow_mut().push(flight);
     }
-    fn release_lock(&self, flight: Id, after: Duration) {
-        self.released.borrow_mut().push((flight, after));
+    fn release_lock(&self, flight: Id) {
+        self.released.borrow_mut().push(flight);
     }
     fn set_timer(&self, at: Option<Timestamp>, _: Timestamp) {
         self.timer.set(at);
@@ -308,11 +308,11 @@ fn update_user_in_another_tab_during_a_refresh_keeps_the_rotated_token_and_the_u
     assert_eq!(*storage.borrow(), before, "not written outside the lock");
     answer(&b, call, Ok(rotated(2)));
     assert_eq!(outcome_of(&b, flight), Some(RefreshOutcome::Refreshed));
-    grant(&a);
+    let lock = grant(&a);
     let stored: Session<String> = record::decode(&storage.borrow().clone().unwrap(), T0).unwrap();
     assert_eq!(stored.refresh_token().unwrap().expose(), "r2");
     assert_eq!(stored.user().map(String::as_str), Some("countess"));
-    assert_eq!(a.io().released.borrow().last().unwrap().1, LOCK_LINGER);
+    assert_eq!(a.io().released.borrow().last(), Some(&lock));
     // B's storage event comes only now: A's update merges into B's rotation.
     b.feed(Event::StorageChanged);
     assert_eq!(user(&b).as_deref(), Some("countess"));
@@ -566,18 +566,15 @@ fn under_the_lock_a_tab_uses_tokens_another_tab_refreshed_meanwhile() {
     let lock = *b.io().locks.borrow().last().unwrap();
     // A refreshes first and stores r2; B's storage event is late, but the lock grant re-reads.
     a.feed(Event::RefreshRequested(a.new_waiter()));
-    grant(&a);
+    let a_lock = grant(&a);
     let (a_call, _) = last_call(&a);
     answer(&a, a_call, Ok(rotated(2)));
-    assert_eq!(a.io().released.borrow().last().unwrap().1, LOCK_LINGER);
+    assert_eq!(a.io().released.borrow().last(), Some(&a_lock));
     b.feed(Event::LockGranted(lock));
     assert_eq!(calls(&b), 0, "no call: the other tab's tokens are ours");
     assert_eq!(outcome_of(&b, waiter), Some(RefreshOutcome::Refreshed));
     assert_eq!(refresh_token(&b).as_deref(), Some("r2"));
-    assert_eq!(
-        b.io().released.borrow().last(),
-        Some(&(lock, Duration::ZERO))
-    );
+    assert_eq!(b.io().released.borrow().last(), Some(&lock));
 }
 
 #[test]
@@ -592,11 +589,8 @@ fn a_lock_granted_after_the_flight_ended_is_given_back() {
     tab.feed(Event::SignOut);
     tab.feed(Event::LockGranted(lock));
     assert_eq!(calls(&tab), 0);
-    // Given back at once, after the linger that lets the sign-out's clear reach other tabs.
-    assert_eq!(
-        tab.io().released.borrow().last(),
-        Some(&(lock, LOCK_LINGER))
-    );
+    // Given back at once, once the sign-out made outside it is confirmed.
+    assert_eq!(tab.io().released.borrow().last(), Some(&lock));
     assert_eq!(tab.io().locks.borrow().len(), 1, "no second lock request");
 }
 
@@ -786,7 +780,7 @@ fn without_rotation_an_answered_call_neither_holds_the_lock_nor_delays_the_end()
     let lock = grant(&a);
     let (call, _) = last_call(&a);
     answer(&a, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
-    assert_eq!(a.io().released.borrow().last(), Some(&(lock, LOCK_LINGER)));
+    assert_eq!(a.io().released.borrow().last(), Some(&lock));
     assert!(a.engine().late.is_empty());
     // At the refresh token's expiry the session ends (under the lock, after a re-read).
     clock.set(T0 + secs(10));

@@ -28,8 +28,12 @@ pub async fn sleep(duration: Duration) {
     gloo_timers::future::sleep(duration).await;
 }
 
-/// Long enough for a write made under the cross-tab lock: another provider may keep the lock
-/// for its linger (150 ms) after its own write.
+/// How long a provider with shared storage holds the cross-tab lock before it reads storage
+/// and acts (the engine's `LOCK_SETTLE`): a refresh call starts this much later.
+pub const LOCK_SETTLE: Duration = Duration::from_millis(150);
+
+/// Long enough for a write made under the cross-tab lock: it comes `LOCK_SETTLE` after the
+/// lock is granted.
 pub const LOCK_WAIT: Duration = Duration::from_millis(300);
 
 /// Lets Leptos run its effects and re-render.
