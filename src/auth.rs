@@ -379,8 +379,11 @@ impl<U: UserState> Auth<U> {
         self.shell().ok_or_else(disposed)?.sign_in(request)
     }
 
-    /// Signs out: clears the state and the storage. A refresh answer still out is dropped
-    /// when it comes.
+    /// Signs out: clears the state and removes the tokens from storage. Storage that other
+    /// tabs share (cookies, localStorage) keeps a marker naming the sign-in that ended, with
+    /// no token and no user, so that a sign-in another tab made at the same moment is not
+    /// wiped; it reads as signed out everywhere. A refresh answer still out is dropped when
+    /// it comes. Signed out already, it does nothing.
     pub fn sign_out(&self) {
         self.feed(Event::SignOut);
     }

@@ -224,6 +224,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     if state.sign_in(opaque, now, Duration::ZERO).is_ok() {
         sessions.push(("opaque", state.session().cloned()));
     }
+    if let Some(Some(session)) = sessions.first().map(|(_, session)| session) {
+        // What a sign-out leaves in shared storage.
+        let ended = record::Ended::of(session).encode();
+        add("record", "ended", ended.into_bytes());
+    }
     for (name, session) in sessions {
         let Some(text) = session.and_then(|session| record::encode(&session).ok()) else {
             continue;

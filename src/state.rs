@@ -162,6 +162,11 @@ pub struct Session<U> {
     /// How many refreshes of its line led to this session: a tab that sees storage go back to
     /// a lower one knows the write was stale.
     pub(crate) generation: u64,
+    /// Orders sign-ins (and the sign-outs that end them) across tabs: the sign-in instant in
+    /// Unix ms, raised past every epoch the signing-in tab had seen (0: a record written
+    /// before epochs were kept). A tab holding a later sign-in than the one a stored value
+    /// names knows that value was written from a view that had not seen its sign-in.
+    pub(crate) epoch: u64,
 }
 
 impl<U> Session<U> {
@@ -211,6 +216,7 @@ impl<U> Session<U> {
         Ok(Session {
             line,
             generation: 0,
+            epoch: now.unix_millis(),
             auth_token: request.auth_token,
             token_type: request.token_type,
             expires_at: access.expires_at,
@@ -494,8 +500,11 @@ impl<U> AuthState<U> {
         } = refreshed;
         let offset =
             clock_offset(auth_token.expose(), sent_at.min(now)).unwrap_or(session.clock_offset);
+        let renews_refresh = refresh_token
+            .as_ref()
+            .is_some_and(|token| check_token_text(token.expose()).is_ok());
         let rotated = match refresh_token {
-            Some(token) if check_token_text(token.expose()).is_ok() => {
+            Some(token) if renews_refresh => {
                 let from_caller = refresh_expires_in.map(|expires_in| now + expires_in);
                 let from_claims = jwt_expiry(token.expose()).map(|at| at.shifted(-offset));
                 session.refresh_expires_at = earliest(from_claims, from_caller);
@@ -530,6 +539,13 @@ impl<U> AuthState<U> {
         };
         session.auth_token = auth_token;
         session.expires_at = access.expires_at;
+        if !renews_refresh {
+            // The kept refresh token's expiry is on this clock, which may have jumped since it
+            // was judged: it moves with the newly judged offset.
+            session.refresh_expires_at = session
+                .refresh_expires_at
+                .map(|at| at.shifted(session.clock_offset.saturating_sub(offset)));
+        }
         session.clock_offset = offset;
         if let Some(token_type) = token_type {
             session.token_type = token_type;
@@ -905,6 +921,35 @@ mod tests {
         assert_eq!(session.expires_at(), sent_at + secs(300));
         assert_eq!(session.refresh_expires_at(), Some(sent_at + secs(86_400)));
         assert_eq!(session.clock_offset_ms(), 3_602_000);
+    }
+
+    #[test]
+    fn a_kept_refresh_tokens_expiry_moves_with_a_clock_that_jumped() {
+        // Signed in with the browser 2 min behind; the refresh token (a JWT living a day) is
+        // kept through refreshes (no rotation). The clock then jumps to 1 min ahead: the next
+        // answer's `iat` says so, and the refresh token's expiry on this clock moves by the
+        // 3 min jump instead of coming 3 min early.
+        let now = skewed(-120);
+        let mut state = AuthState::<String>::signed_out();
+        let refresh = issued(SERVER, 86_400);
+        let request = SignIn::new(issued(SERVER, 300)).refresh_token(refresh.clone());
+        state.sign_in(request, now, secs(0)).unwrap();
+        let server_end = Timestamp::from_unix_seconds(SERVER + 86_400);
+        assert_eq!(
+            state.session().unwrap().refresh_expires_at(),
+            Some(server_end.shifted(-120_000))
+        );
+        let later = SERVER + 250;
+        let jumped = Timestamp::from_unix_seconds(later).shifted(60_000);
+        let answer = Refreshed::new(issued(later, 300));
+        let applied = state.apply_refresh(&Token::new(refresh), answer, jumped, jumped, secs(0));
+        assert_eq!(applied, RefreshApplied::Applied);
+        let session = state.session().unwrap();
+        assert_eq!(session.clock_offset_ms(), -60_000);
+        assert_eq!(
+            session.refresh_expires_at(),
+            Some(server_end.shifted(60_000))
+        );
     }
 
     #[test]

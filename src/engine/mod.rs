@@ -34,7 +34,7 @@ use crate::refresh::{Refresh, RefreshError, RefreshOutcome, RefreshParams, Refre
 use crate::state::{
     AuthState, AuthStatus, RefreshApplied, RefreshInfo, Session, SignIn, UserState,
 };
-use crate::storage::record;
+use crate::storage::record::{self, Ended};
 use crate::time::Timestamp;
 use crate::token::{Token, TokenInfo};
 
@@ -256,8 +256,16 @@ pub(crate) struct Engine<U> {
     late: Vec<Call>,
     /// Chain tokens this engine itself replaced (its rotations, sign-ins and sign-outs).
     retired: Vec<Token>,
-    /// Lines (see `Session::line`) this engine ended: signed out of, or signed in over.
+    /// Lines (see `Session::line`) this engine ended (signed out of, or signed in over) or
+    /// saw ended.
     ended: Vec<u64>,
+    /// The last line that ended here, or that storage said ended: what a sign-out writes to
+    /// storage shared with other tabs, and, while signed out, what a stored value is
+    /// compared with.
+    last_end: Option<Ended>,
+    /// The highest sign-in epoch (see `Session::epoch`) this engine has seen: a sign-in here
+    /// gets a higher one.
+    epoch: u64,
     /// This engine wrote storage outside the cross-tab lock (sign-in, sign-out, a user update,
     /// a heal): another tab's refresh, deciding on a view of storage from before that write,
     /// may write over it. Once the lock is held, storage is read again and the write repaired.
@@ -296,6 +304,12 @@ impl<U: UserState> Engine<U> {
                 restored.clear = false;
             }
         }
+        let last_end = stored.as_deref().and_then(Ended::decode);
+        let epoch = match (last_end, restored.state.session()) {
+            (Some(end), _) => end.epoch,
+            (None, Some(session)) => session.epoch,
+            (None, None) => 0,
+        };
         let loading = restored
             .state
             .session()
@@ -311,7 +325,9 @@ impl<U: UserState> Engine<U> {
             flight: None,
             late: Vec::new(),
             retired: Vec::new(),
-            ended: Vec::new(),
+            ended: last_end.iter().map(|end| end.ended).collect(),
+            last_end,
+            epoch,
             confirm: false,
             pending_user: None,
             next_id: 0,
@@ -360,7 +376,8 @@ impl<U: UserState> Engine<U> {
         request: SignIn<U>,
         now: Timestamp,
     ) -> Result<(Session<U>, String), AuthError> {
-        let session = Session::from_sign_in(request, now, self.settings.leeway)?;
+        let mut session = Session::from_sign_in(request, now, self.settings.leeway)?;
+        session.epoch = session.epoch.max(self.epoch + 1);
         let text = record::encode(&session)?;
         Ok((session, text))
     }
@@ -485,9 +502,15 @@ impl<U: UserState> Engine<U> {
         self.note_write();
         match self.state.session() {
             None => {
-                self.seen = None;
+                // Shared storage keeps the end of the line, for a tab that signed in a moment
+                // ago from a view this one had not caught up with.
+                let text = self
+                    .last_end
+                    .filter(|_| self.settings.shared)
+                    .map(|end| end.encode());
+                self.seen = text.clone();
                 self.out.push(Command::Persist {
-                    text: None,
+                    text,
                     expires_at: None,
                 });
             }
@@ -506,21 +529,33 @@ impl<U: UserState> Engine<U> {
     }
 
     /// Follows what storage holds when another tab (or provider) changed it: adopts a live
-    /// session, signs out (without writing) when it is gone or over.
+    /// session, signs out (without writing) when it is gone, ended or over.
     fn sync(&mut self, now: Timestamp, stored: Option<String>) {
         if stored == self.seen {
             return;
         }
-        let session = stored
-            .as_deref()
-            .and_then(|text| record::decode::<U>(text, now).ok());
-        self.seen = stored;
-        if session.as_ref().is_some_and(|s| self.is_stale(s)) {
-            // A tab with a stale view of storage (Chromium hands writes to other tabs'
-            // processes a little late) wrote over newer ones: write ours back, with its user
-            // state (user updates are stored under the lock, so the stale write's is the
-            // older); when signed out, clear again so that nothing signed out comes back.
-            return self.persist();
+        self.seen = stored.clone();
+        let Some(text) = stored else {
+            return self.follow_out(None);
+        };
+        if let Some(end) = Ended::decode(&text) {
+            self.epoch = self.epoch.max(end.epoch);
+            if self.is_older(end.ended, end.epoch) {
+                // Written from a view that had not seen our later sign-in: write it back.
+                return self.persist();
+            }
+            return self.follow_out(Some(end));
+        }
+        let session = record::decode::<U>(&text, now).ok();
+        if let Some(session) = &session {
+            self.epoch = self.epoch.max(session.epoch);
+            if self.is_stale(session) {
+                // A tab with a stale view of storage (Chromium hands writes to other tabs'
+                // processes a little late) wrote over newer ones: write ours back, with its
+                // user state (user updates are stored under the lock, so the stale write's is
+                // the older); when signed out, our end again so that nothing ended comes back.
+                return self.persist();
+            }
         }
         let can_refresh = self.settings.timing.is_some();
         let under_lock = self.settings.judges_expiry_under_lock();
@@ -554,21 +589,49 @@ impl<U: UserState> Engine<U> {
                 }
                 self.publish();
             }
-            _ if self.state.is_signed_in() => {
-                self.state.sign_out();
-                self.failures = Failures::default();
-                self.loading = false;
-                self.finish(RefreshOutcome::Stale);
-                self.publish();
-            }
-            _ => {}
+            _ => self.follow_out(None),
         }
     }
 
+    /// Storage holds no session (`end`: a sign-out's marker): signs out without writing.
+    fn follow_out(&mut self, end: Option<Ended>) {
+        if let Some(end) = end {
+            if self.state.session().map(|ours| ours.line) == Some(end.ended) {
+                self.end_line();
+            }
+            remember(&mut self.ended, end.ended);
+            self.last_end = Some(end);
+        }
+        if self.state.is_signed_in() {
+            self.state.sign_out();
+            self.failures = Failures::default();
+            self.loading = false;
+            self.finish(RefreshOutcome::Stale);
+            self.publish();
+        }
+    }
+
+    /// The line and epoch this engine stands on: its session's, or when signed out the last
+    /// end it knows of.
+    fn mark(&self) -> Option<(u64, u64)> {
+        match self.state.session() {
+            Some(session) => Some((session.line, session.epoch)),
+            None => self.last_end.map(|end| (end.ended, end.epoch)),
+        }
+    }
+
+    /// Whether a stored value naming `line` at `epoch` comes from an earlier sign-in than the
+    /// one this engine stands on: written from a view that had not caught up with ours.
+    fn is_older(&self, line: u64, epoch: u64) -> bool {
+        self.mark()
+            .is_some_and(|(ours, our_epoch)| ours != line && epoch < our_epoch)
+    }
+
     /// Whether a stored session is older than what this engine knows: tokens it replaced
-    /// itself, a line it ended, or an earlier generation of its line.
+    /// itself, a line it ended, an earlier sign-in, or an earlier generation of its line.
     fn is_stale(&self, stored: &Session<U>) -> bool {
         self.ended.contains(&stored.line)
+            || self.is_older(stored.line, stored.epoch)
             || self.state.session().is_some_and(|ours| {
                 ours.line == stored.line
                     && (ours.generation > stored.generation
@@ -580,9 +643,10 @@ impl<U: UserState> Engine<U> {
     /// over it), and its chain token.
     fn end_line(&mut self) {
         if let Some(session) = self.state.session() {
-            let (line, token) = (session.line, session.chain_token().clone());
-            remember(&mut self.ended, line);
+            let (end, token) = (Ended::of(session), session.chain_token().clone());
+            remember(&mut self.ended, end.ended);
             remember(&mut self.retired, token);
+            self.last_end = Some(end);
         }
         self.pending_user = None;
     }
@@ -595,6 +659,7 @@ impl<U: UserState> Engine<U> {
         // Nothing of the new session counts as stale, whatever came before.
         self.ended.retain(|line| *line != session.line);
         self.retired.retain(|token| token != session.chain_token());
+        self.epoch = self.epoch.max(session.epoch);
         self.seen = Some(text);
         self.state.adopt(session);
         self.note_write();
@@ -605,6 +670,11 @@ impl<U: UserState> Engine<U> {
     }
 
     fn sign_out(&mut self) {
+        if !self.state.is_signed_in() {
+            // Nothing here to end: a write from a view of storage that may lag could only
+            // wipe a sign-in another tab made a moment ago.
+            return;
+        }
         self.warned_for = None;
         self.end_line();
         self.state.sign_out();
@@ -1266,8 +1336,10 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
     }
 
     /// Signs in: checks the request, stores it, then tells the engine. On error nothing
-    /// changed.
+    /// changed (but what another tab wrote is followed).
     pub(crate) fn sign_in(&self, request: SignIn<U>) -> Result<(), AuthError> {
+        // Read storage first: the new sign-in's epoch goes past every one stored.
+        self.feed(Event::StorageChanged);
         let now = self.io.now();
         let (session, text) = self.engine.borrow().prepare_sign_in(request, now)?;
         self.io

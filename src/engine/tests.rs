@@ -29,6 +29,8 @@ struct TestIo {
     clock: Rc<Cell<Timestamp>>,
     storage: Shelf,
     refuse_writes: Cell<bool>,
+    /// Writes made (clears included).
+    writes: Cell<u32>,
     calls: RefCell<Vec<(Id, RefreshParams<String>)>>,
     locks: RefCell<Vec<Id>>,
     released: RefCell<Vec<Id>>,
@@ -54,6 +56,7 @@ impl Io<String> for TestIo {
         if self.refuse_writes.get() && text.is_some() {
             return Err(AuthError::Storage("quota exceeded".into()));
         }
+        self.writes.set(self.writes.get() + 1);
         *self.storage.borrow_mut() = text.map(str::to_owned);
         Ok(())
     }
@@ -123,6 +126,7 @@ fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
             clock: clock.clone(),
             storage: storage.clone(),
             refuse_writes: Cell::new(false),
+            writes: Cell::new(0),
             calls: RefCell::default(),
             locks: RefCell::default(),
             released: RefCell::default(),
@@ -205,6 +209,15 @@ fn stored_refresh(storage: &Shelf, now: Timestamp) -> Option<String> {
     let text = storage.borrow().clone()?;
     let session: Session<String> = record::decode(&text, now).ok()?;
     session.refresh_token().map(|t| t.expose().to_owned())
+}
+
+/// The line a sign-out's marker in storage says ended, if storage holds one.
+fn ended_line(storage: &Shelf) -> Option<u64> {
+    storage
+        .borrow()
+        .as_deref()
+        .and_then(Ended::decode)
+        .map(|end| end.ended)
 }
 
 fn request(tab: &Tab) -> Id {
@@ -518,6 +531,7 @@ fn a_rejection_signs_out_at_once_for_per_tab_storage() {
 #[test]
 fn a_rejection_with_shared_storage_waits_for_another_tabs_tokens() {
     let (a, b, clock, storage) = two_tabs();
+    let line = session(&b).unwrap().line;
     // Both send r1 (a browser without Web Locks); A's call rotates it first.
     let waiter = request(&b);
     grant(&b);
@@ -556,7 +570,11 @@ fn a_rejection_with_shared_storage_waits_for_another_tabs_tokens() {
         outcome_of(&b, waiter),
         Some(RefreshOutcome::SignedOut("revoked".into()))
     );
-    assert_eq!(*storage.borrow(), None);
+    assert_eq!(
+        ended_line(&storage),
+        Some(line),
+        "no token left, its end marked"
+    );
 }
 
 #[test]
@@ -615,7 +633,12 @@ fn following_another_tab() {
             let mut state = AuthState::<String>::signed_out();
             let exp = 1_000_000 + lifetime;
             state.sign_in(SignIn::new(jwt(&format!(r#"{{"exp":{exp}}}"#))).expires_in(secs(lifetime.max(1))).refresh_token(token), T0 - secs(1), Duration::ZERO).unwrap();
-            record::encode(state.session().unwrap()).unwrap()
+            let mut stored = state.session().unwrap().clone();
+            // Signed in here: another tab's refresh of our sign-in.
+            if let Some(ours) = session(&tab) {
+                (stored.line, stored.epoch, stored.generation) = (ours.line, ours.epoch, 1);
+            }
+            record::encode(&stored).unwrap()
         });
         at(&tab, secs(1));
         tab.feed(Event::StorageChanged);
@@ -888,10 +911,15 @@ fn a_stale_write_of_a_rotated_token_is_healed_by_the_tab_that_rotated_it() {
 fn a_stale_write_after_a_sign_out_is_cleared_again() {
     let (a, b, _clock, storage) = two_tabs();
     let stale = record::encode(&session(&b).unwrap()).unwrap();
+    let line = session(&a).unwrap().line;
     a.feed(Event::SignOut);
     *storage.borrow_mut() = Some(stale);
     a.feed(Event::StorageChanged);
-    assert_eq!(*storage.borrow(), None, "nothing signed out comes back");
+    assert_eq!(
+        ended_line(&storage),
+        Some(line),
+        "nothing signed out comes back"
+    );
     assert!(!a.engine().state().is_signed_in());
 }
 
@@ -1221,14 +1249,15 @@ fn stale_answer_over(write: impl FnOnce(&Tab)) -> (Tab, Tab, Shelf) {
 #[test]
 fn a_sign_out_written_over_by_a_stale_refresh_answer_is_cleared_again() {
     let (a, b, storage) = stale_answer_over(|a| a.feed(Event::SignOut));
+    let line = session(&b).unwrap().line;
     assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("r2"));
-    // A hears of B's write: the line it signed out of came back, so it clears again, and
-    // confirms that under the lock.
+    // A hears of B's write: the line it signed out of came back, so it marks its end again,
+    // and confirms that under the lock.
     a.feed(Event::StorageChanged);
-    assert_eq!(*storage.borrow(), None);
+    assert_eq!(ended_line(&storage), Some(line));
     assert!(session(&a).is_none());
     grant(&a);
-    assert_eq!(*storage.borrow(), None);
+    assert_eq!(ended_line(&storage), Some(line));
     b.feed(Event::StorageChanged);
     assert!(session(&b).is_none(), "nothing signed out comes back");
 }
@@ -1350,4 +1379,146 @@ fn an_unusable_answer_with_the_same_refresh_token_is_no_new_generation() {
         Ok(Refreshed::new("no-expiry").refresh_token("r2")),
     );
     assert_eq!(session(&tab).unwrap().generation, 1, "a rotation is one");
+}
+
+/// Tab B, whose view of storage had not caught up with A's sign-in of a moment ago, ends the
+/// session it knew (`end`) and writes over A's sign-in.
+fn stale_end_over_a_sign_in(end: impl FnOnce(&Tab)) -> (Tab, Tab, Shelf) {
+    let (a, b, clock, storage) = two_tabs();
+    let seen_by_b = storage.borrow().clone();
+    clock.set(T0 + millis(1));
+    a.sign_in(
+        SignIn::new("grace-a1")
+            .expires_in(secs(300))
+            .refresh_token("grace-r1"),
+    )
+    .unwrap();
+    let written_by_a = storage.replace(seen_by_b);
+    end(&b);
+    assert!(session(&b).is_none());
+    assert_ne!(*storage.borrow(), written_by_a, "B wrote over A's sign-in");
+    assert!(
+        ended_line(&storage).is_some(),
+        "B marked the end of its line"
+    );
+    (a, b, storage)
+}
+
+#[test]
+fn a_sign_out_from_a_stale_view_does_not_undo_a_later_sign_in() {
+    let (a, b, storage) = stale_end_over_a_sign_in(|b| b.feed(Event::SignOut));
+    // A hears of the end of a line older than its sign-in: it writes its session back.
+    a.feed(Event::StorageChanged);
+    assert_eq!(refresh_token(&a).as_deref(), Some("grace-r1"));
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("grace-r1"));
+    b.feed(Event::StorageChanged);
+    assert_eq!(refresh_token(&b).as_deref(), Some("grace-r1"));
+}
+
+#[test]
+fn a_session_ended_by_the_server_from_a_stale_view_does_not_undo_a_later_sign_in() {
+    let (a, b, storage) = stale_end_over_a_sign_in(|b| {
+        let waiter = request(b);
+        grant(b);
+        let (call, _) = last_call(b);
+        answer(b, call, Err(RefreshError::Rejected("revoked".into())));
+        b.io().clock.set(T0 + secs(1));
+        b.feed(Event::Wake);
+        assert_eq!(
+            outcome_of(b, waiter),
+            Some(RefreshOutcome::SignedOut("revoked".into()))
+        );
+    });
+    a.feed(Event::StorageChanged);
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("grace-r1"));
+    b.feed(Event::StorageChanged);
+    assert_eq!(refresh_token(&b).as_deref(), Some("grace-r1"));
+}
+
+#[test]
+fn the_end_of_a_later_sign_in_signs_out_a_tab_that_slept_through_it() {
+    // A sleeps holding the first sign-in; meanwhile B signs in anew and signs out. On waking
+    // A finds the end of a later line than its own: it follows, it does not write its own back.
+    let (a, b, clock, storage) = two_tabs();
+    clock.set(T0 + secs(60));
+    b.sign_in(
+        SignIn::new("b1")
+            .expires_in(secs(300))
+            .refresh_token("b-r1"),
+    )
+    .unwrap();
+    b.feed(Event::SignOut);
+    let marker = storage.borrow().clone();
+    a.feed(Event::Resumed);
+    assert!(session(&a).is_none());
+    assert_eq!(*storage.borrow(), marker, "A wrote nothing");
+}
+
+#[test]
+fn signing_out_while_signed_out_writes_nothing() {
+    // B's view has not caught up with A's sign-in: its sign-out must not wipe it.
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let shared = || Setup {
+        shared: true,
+        ..Setup::default()
+    };
+    let a = tab_with(shared(), &clock, &storage);
+    let b = tab_with(shared(), &clock, &storage);
+    sign_in(&a, 300);
+    let written = storage.replace(None);
+    let writes = b.io().writes.get();
+    b.feed(Event::SignOut);
+    assert_eq!(b.io().writes.get(), writes, "B wrote nothing");
+    *storage.borrow_mut() = written.clone();
+    b.feed(Event::StorageChanged);
+    assert_eq!(refresh_token(&b).as_deref(), Some("r1"));
+    assert_eq!(*storage.borrow(), written);
+}
+
+#[test]
+fn a_stored_session_of_an_earlier_sign_in_is_written_over_by_a_later_one() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let shared = || Setup {
+        shared: true,
+        ..Setup::default()
+    };
+    let a = tab_with(shared(), &clock, &storage);
+    let c = tab_with(shared(), &clock, &storage);
+    sign_in(&a, 300);
+    // C signs in a moment later from a view that had not seen A's sign-in; then a write of
+    // A's session from before lands (A's stale view, say).
+    let first = storage.replace(None);
+    clock.set(T0 + millis(1));
+    c.sign_in(
+        SignIn::new("g1")
+            .expires_in(secs(300))
+            .refresh_token("g-r1"),
+    )
+    .unwrap();
+    *storage.borrow_mut() = first;
+    c.feed(Event::StorageChanged);
+    assert_eq!(stored_refresh(&storage, T0).as_deref(), Some("g-r1"));
+    a.feed(Event::StorageChanged);
+    assert_eq!(
+        refresh_token(&a).as_deref(),
+        Some("g-r1"),
+        "the later sign-in wins"
+    );
+}
+
+#[test]
+fn a_sign_in_is_later_than_every_stored_one_whatever_the_clock_says() {
+    let (a, _b, clock, _storage) = two_tabs();
+    let first = session(&a).unwrap().epoch;
+    // The clock is set back an hour; the next sign-in still orders after the first.
+    clock.set(T0 - secs(3600));
+    a.sign_in(
+        SignIn::new("g1")
+            .expires_in(secs(300))
+            .refresh_token("g-r1"),
+    )
+    .unwrap();
+    assert_eq!(session(&a).unwrap().epoch, first + 1);
 }

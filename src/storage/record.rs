@@ -10,9 +10,13 @@
 //!  "refreshed_at":1700000000000,"user":{"name":"ada"}}
 //! ```
 //!
-//! with instants in Unix milliseconds. Anything else under our key — missing fields, another
-//! version, unknown fields, a user state that no longer fits `U`, a tampered expiry — is
-//! refused with a [`RecordError`], and the provider then clears the key and starts signed out.
+//! with instants in Unix milliseconds, and the session's line, generation and epoch (see
+//! [`Session`]) that tabs use to tell a stale write from a newer one. After a sign-out,
+//! storage that other tabs share holds `{"v":1,"ended":<line>,"epoch":<ms>}` instead: no token,
+//! no user, read as signed out (see `Ended`). Anything else under our key — missing fields,
+//! another version, unknown fields, a user state that no longer fits `U`, a tampered expiry —
+//! is refused with a [`RecordError`], and the provider then clears the key and starts signed
+//! out.
 
 use std::fmt;
 
@@ -51,6 +55,49 @@ struct Record<U> {
     /// The session's generation within its line; left out when zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     generation: u64,
+    /// The sign-in's epoch (see [`Session::epoch`]); left out when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    epoch: u64,
+}
+
+/// What a sign-out leaves in storage that other tabs share, instead of nothing: the line it
+/// ended and that line's epoch, no token and no user. A tab that signed in a moment before,
+/// from a view the signing-out tab had not caught up with yet, sees that its own sign-in is
+/// later and writes it back; every other tab reads it as signed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Ended {
+    v: u32,
+    /// The line that ended.
+    pub(crate) ended: u64,
+    /// Its epoch.
+    pub(crate) epoch: u64,
+}
+
+impl Ended {
+    /// The end of `session`'s line.
+    pub(crate) fn of<U>(session: &Session<U>) -> Self {
+        Self {
+            v: RECORD_VERSION,
+            ended: session.line,
+            epoch: session.epoch,
+        }
+    }
+
+    /// The stored form.
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            r#"{{"v":{},"ended":{},"epoch":{}}}"#,
+            self.v, self.ended, self.epoch
+        )
+    }
+
+    /// Reads a stored value as an end marker; `None` when it is anything else.
+    pub(crate) fn decode(text: &str) -> Option<Self> {
+        serde_json::from_str::<Self>(text)
+            .ok()
+            .filter(|ended| ended.v == RECORD_VERSION)
+    }
 }
 
 fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
@@ -107,6 +154,7 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
         clock_offset: session.clock_offset,
         line: Some(session.line),
         generation: session.generation,
+        epoch: session.epoch,
     };
     serde_json::to_string(&record).map_err(|err| AuthError::UserState(err.to_string()))
 }
@@ -164,6 +212,7 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
         clock_offset: record.clock_offset,
         line,
         generation: record.generation,
+        epoch: record.epoch,
     })
 }
 
@@ -177,7 +226,8 @@ pub struct Restored<U> {
 }
 
 /// Start-up: turns what storage holds under our key into the initial state. Anything that is
-/// not a usable session of ours gives a signed-out state and asks for the key to be cleared.
+/// not a usable session of ours gives a signed-out state and asks for the key to be cleared,
+/// except the marker a sign-out leaves in storage shared with other tabs, which is kept.
 /// An expired access token is kept when a refresh can renew it (`can_refresh`) and the
 /// refresh token has not expired.
 ///
@@ -195,7 +245,8 @@ pub fn restore<U: DeserializeOwned>(
     now: Timestamp,
     can_refresh: bool,
 ) -> Restored<U> {
-    let Some(text) = stored else {
+    // Nothing, or what a sign-out leaves: signed out, and nothing to clear.
+    let Some(text) = stored.filter(|text| Ended::decode(text).is_none()) else {
         return Restored {
             state: AuthState::signed_out(),
             clear: false,
@@ -284,6 +335,40 @@ mod tests {
             .sign_in(request(), T0 + Duration::from_millis(1), Duration::ZERO)
             .unwrap();
         assert_ne!(state.session().unwrap().line, first);
+    }
+
+    #[test]
+    fn the_epoch_is_stored_and_a_sign_outs_marker_holds_no_token() {
+        let original = full();
+        assert_eq!(original.epoch, T0.unix_millis(), "the sign-in instant");
+        let text = encode(&original).unwrap();
+        assert!(text.contains(&format!(r#""epoch":{}"#, original.epoch)));
+        assert_eq!(decode::<User>(&text, T0), Ok(original.clone()));
+        // The marker names the line and its epoch, and nothing else.
+        let marker = Ended::of(&original).encode();
+        assert_eq!(
+            marker,
+            format!(
+                r#"{{"v":1,"ended":{},"epoch":{}}}"#,
+                original.line, original.epoch
+            )
+        );
+        assert_eq!(Ended::decode(&marker), Some(Ended::of(&original)));
+        assert!(!marker.contains(original.auth_token().expose()));
+        // It is not a session, and start-up keeps it (signed out, nothing to clear).
+        assert!(decode::<User>(&marker, T0).is_err());
+        let restored = restore::<User>(Some(&marker), T0, true);
+        assert!(!restored.state.is_signed_in());
+        assert!(!restored.clear);
+        // A session record, another version or extra fields are no marker.
+        for other in [
+            text.as_str(),
+            r#"{"v":2,"ended":1,"epoch":1}"#,
+            r#"{"v":1,"ended":1,"epoch":1,"token":"t"}"#,
+            r#"{"v":1,"ended":"1","epoch":1}"#,
+        ] {
+            assert_eq!(Ended::decode(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -120,6 +120,22 @@ pub fn set_raw_cookie(text: &str) {
         .unwrap();
 }
 
+/// The session record a cookie holds, decoded.
+pub fn cookie_record(name: &str) -> Option<String> {
+    leptos_auth_kit::storage::cookie::record_text(&document_cookie(), name)
+}
+
+/// Whether `text` is what a sign-out leaves in storage the tabs share: a marker naming the
+/// line that ended (`{"v":1,"ended":…,"epoch":…}`), with no token and no user.
+pub fn is_end_marker(text: Option<String>) -> bool {
+    let Some(Ok(serde_json::Value::Object(fields))) = text.map(|t| serde_json::from_str(&t)) else {
+        return false;
+    };
+    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys == ["ended", "epoch", "v"]
+}
+
 pub fn cookie_value(name: &str) -> Option<String> {
     leptos_auth_kit::storage::cookie::find(&document_cookie(), name).map(str::to_owned)
 }

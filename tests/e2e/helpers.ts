@@ -52,6 +52,14 @@ export async function storedRecord(page: Page, storage: StorageKind): Promise<an
   }, storage);
 }
 
+/** What a sign-out leaves in storage the tabs share: a marker naming the line that ended, with
+ * no token and no user (so that a tab that signed in at the same moment keeps its sign-in). */
+export async function expectEndMarker(page: Page, storage: StorageKind) {
+  const record = await storedRecord(page, storage);
+  expect(record).not.toBeNull();
+  expect(Object.keys(record).sort()).toEqual(['ended', 'epoch', 'v']);
+}
+
 export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `artifacts/${name}.png`, fullPage: true });
 }

@@ -144,21 +144,31 @@ fn test() -> Result {
 }
 
 /// The deterministic multi-tab simulation of the session engine, optimised so that 10,000
-/// histories take seconds (`SIM_HISTORIES` runs more).
+/// histories take seconds (`SIM_HISTORIES` runs more): once with consistent reads of storage,
+/// once with each tab's reads lagging up to 100 ms behind the others' writes, as Chromium
+/// hands them between processes.
 fn simulation() -> Result {
-    run(
-        "session simulation (seeded multi-tab histories against a model token server)",
-        cargo().args([
-            "test",
-            "--release",
-            "-p",
-            "leptos-auth-kit",
-            "--lib",
-            "engine::simulation",
-            "--",
-            "--nocapture",
-        ]),
-    )
+    for (reads, lag) in [("consistent", "0"), ("lagging up to 100 ms", "100")] {
+        run(
+            &format!(
+                "session simulation (seeded multi-tab histories against a model token \
+                 server), reads {reads}"
+            ),
+            cargo()
+                .args([
+                    "test",
+                    "--release",
+                    "-p",
+                    "leptos-auth-kit",
+                    "--lib",
+                    "engine::simulation",
+                    "--",
+                    "--nocapture",
+                ])
+                .env("SIM_READ_LAG_MS", lag),
+        )?;
+    }
+    Ok(())
 }
 
 /// The fuzz targets (`fuzz/fuzz_targets`), the dictionary (`fuzz/dict`) each uses (the
