@@ -215,9 +215,13 @@ mod browser {
             if !response.ok() {
                 let status = response.status();
                 let body = response.text().await.unwrap_or_default();
-                let message = Answer { status, body }
-                    .server_message()
-                    .unwrap_or_else(|| response.status_text());
+                let message = Answer {
+                    status,
+                    body,
+                    date: None,
+                }
+                .server_message()
+                .unwrap_or_else(|| response.status_text());
                 return Err(ClientError::Status { status, message });
             }
             response

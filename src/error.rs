@@ -308,7 +308,7 @@ mod tests {
         state.sign_in(request, NOW, Duration::ZERO).unwrap();
         show("signed-in state", format!("{state:?}"));
         show("refresh answer", format!("{:?}", Refreshed::<User>::new(token.clone()).refresh_token(refresh)));
-        let answer = Answer { status: 200, body: format!(r#"{{"access":"{token}","refresh":"{m}"}}"#) };
+        let answer = Answer { status: 200, body: format!(r#"{{"access":"{token}","refresh":"{m}"}}"#), date: None };
         show("server answer", format!("{answer:?}"));
         show("claims", format!("{:?}", Claims::decode(&token).unwrap()));
 

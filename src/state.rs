@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::AuthError;
 use crate::refresh::Refreshed;
 use crate::time::{earliest, Timestamp};
-use crate::token::{check_token_text, clock_offset, jwt_expiry, Token, TokenInfo};
+use crate::token::{check_token_text, clock_offset, jwt_expiry, offset_between, Token, TokenInfo};
 
 /// What a user state type must be: cloneable, comparable (so that views reading only the user
 /// do not re-render when a refresh keeps it the same), and serialisable for storage.
@@ -79,6 +79,7 @@ pub struct SignIn<U> {
     refresh_token: Option<Token>,
     refresh_expires_in: Option<Duration>,
     user: UserSource<U>,
+    server_time: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +99,17 @@ impl<U> SignIn<U> {
             refresh_token: None,
             refresh_expires_in: None,
             user: UserSource::None,
+            server_time: None,
         }
+    }
+
+    /// The server's clock when it answered (its response's `Date` header), for an access
+    /// token without `iat`: the browser's clock offset is judged from it (see
+    /// [`Session::clock_offset_ms`]). The adapters set it when the header is readable (same
+    /// origin, or `Access-Control-Expose-Headers: Date`); `iat` wins when present.
+    pub fn server_time(mut self, at: Timestamp) -> Self {
+        self.server_time = Some(at);
+        self
     }
 
     /// The scheme used in the `Authorization` header (default `Bearer`).
@@ -180,7 +191,9 @@ impl<U> Session<U> {
         U: serde::de::DeserializeOwned,
     {
         check_token_type(&request.token_type)?;
-        let clock_offset = clock_offset(request.auth_token.expose(), now).unwrap_or(0);
+        let clock_offset = clock_offset(request.auth_token.expose(), now)
+            .or_else(|| request.server_time.map(|at| offset_between(at, now)))
+            .unwrap_or(0);
         let access = TokenInfo::inspect_skewed(
             request.auth_token.expose(),
             request.expires_in,
@@ -497,9 +510,12 @@ impl<U> AuthState<U> {
             refresh_token,
             refresh_expires_in,
             user,
+            server_time,
         } = refreshed;
-        let offset =
-            clock_offset(auth_token.expose(), sent_at.min(now)).unwrap_or(session.clock_offset);
+        let sent_at = sent_at.min(now);
+        let offset = clock_offset(auth_token.expose(), sent_at)
+            .or_else(|| server_time.map(|at| offset_between(at, sent_at)))
+            .unwrap_or(session.clock_offset);
         let renews_refresh = refresh_token
             .as_ref()
             .is_some_and(|token| check_token_text(token.expose()).is_ok());
@@ -950,6 +966,44 @@ mod tests {
             session.refresh_expires_at(),
             Some(server_end.shifted(60_000))
         );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn without_iat_the_servers_date_tells_the_offset() {
+        // (case, browser clock minus server clock in s, access token, offset in ms)
+        let rows: [(&str, i64, String, i64); 4] = [
+            ("opaque, 1 h behind", -3_600, "opaque".into(), 3_600_000),
+            ("opaque, 2 min ahead", 120, "opaque".into(), -120_000),
+            ("opaque, 3 s ahead: noise", 3, "opaque".into(), 0),
+            ("iat wins over Date", 120, issued(SERVER - 60, 300), -180_000),
+        ];
+        for (case, skew, access, offset) in rows {
+            let now = skewed(skew);
+            let request = SignIn::<String>::new(access)
+                .expires_in(secs(300))
+                .refresh_token(jwt(&format!(r#"{{"exp":{}}}"#, SERVER + 86_400)))
+                .server_time(Timestamp::from_unix_seconds(SERVER));
+            let mut state = AuthState::signed_out();
+            state.sign_in(request, now, secs(0)).unwrap_or_else(|err| panic!("{case}: {err}"));
+            let session = state.session().unwrap();
+            assert_eq!(session.clock_offset_ms(), offset, "{case}");
+            let end = Timestamp::from_unix_seconds(SERVER + 86_400).shifted(-offset);
+            assert_eq!(session.refresh_expires_at(), Some(end), "{case}");
+        }
+        // A refresh answer's Date re-judges it, against the instant the request went out.
+        let now = skewed(-120);
+        let mut state = AuthState::<String>::signed_out();
+        let request = SignIn::new("opaque").expires_in(secs(300)).refresh_token("r1")
+            .server_time(Timestamp::from_unix_seconds(SERVER));
+        state.sign_in(request, now, secs(0)).unwrap();
+        assert_eq!(state.session().unwrap().clock_offset_ms(), 120_000);
+        let sent_at = now + secs(100);
+        let answer = Refreshed::new("opaque-2").expires_in(secs(300))
+            .server_time(Timestamp::from_unix_seconds(SERVER + 100 + 3_600));
+        let applied = state.apply_refresh(&Token::new("r1"), answer, sent_at + secs(1), sent_at, secs(0));
+        assert_eq!(applied, RefreshApplied::Applied);
+        assert_eq!(state.session().unwrap().clock_offset_ms(), 3_720_000);
     }
 
     #[test]

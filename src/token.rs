@@ -246,16 +246,20 @@ pub const SKEW_THRESHOLD: Duration = Duration::from_secs(5);
 /// clock being ahead, so the local expiry errs early, never late.
 pub(crate) fn clock_offset(token: &str, local: Timestamp) -> Option<i64> {
     let issued_at = Claims::decode(token).ok()?.issued_at()?;
-    let offset = i64::try_from(issued_at.unix_millis())
+    Some(offset_between(issued_at, local))
+}
+
+/// How far the server's clock, reading `server` when this one read `local`, is ahead of this
+/// one, in ms; zero within [`SKEW_THRESHOLD`].
+pub(crate) fn offset_between(server: Timestamp, local: Timestamp) -> i64 {
+    let offset = i64::try_from(server.unix_millis())
         .unwrap_or(i64::MAX)
         .saturating_sub(i64::try_from(local.unix_millis()).unwrap_or(i64::MAX));
-    Some(
-        if offset.unsigned_abs() < SKEW_THRESHOLD.as_millis() as u64 {
-            0
-        } else {
-            offset
-        },
-    )
+    if offset.unsigned_abs() < SKEW_THRESHOLD.as_millis() as u64 {
+        0
+    } else {
+        offset
+    }
 }
 
 /// Rejects what can never be a token: empty, oversized, or text that would break an HTTP

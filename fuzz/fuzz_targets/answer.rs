@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let answer = Answer {
         status: u16::from_be_bytes([*hi, *lo]),
         body: String::from_utf8_lossy(body).into_owned(),
+        date: None,
     };
     let ok_status = answer.status == 200;
     let accepted = match kind % 4 {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::refresh::RefreshError;
+use crate::time::Timestamp;
 
 pub mod sanic_jwt_extended;
 pub mod simplejwt;
@@ -54,14 +55,17 @@ impl From<BackendError> for RefreshError {
     }
 }
 
-/// An HTTP answer: status and body text. Its `Debug` shows the status and the body's length
-/// only: a token endpoint's body holds tokens.
+/// An HTTP answer: status, body text and the server's `Date`. Its `Debug` shows the status
+/// and the body's length only: a token endpoint's body holds tokens.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
     /// Body text (may be HTML from a proxy).
     pub body: String,
+    /// The `Date` header, when the browser lets the page read it (same origin, or
+    /// `Access-Control-Expose-Headers: Date`): the server's clock, for tokens without `iat`.
+    pub date: Option<Timestamp>,
 }
 
 impl fmt::Debug for Answer {
@@ -117,7 +121,10 @@ impl Answer {
         let access = self.text(access_field).ok_or_else(|| {
             BackendError::Transient(format!("sign-in answer has no `{access_field}`"))
         })?;
-        let request = crate::state::SignIn::new(access);
+        let mut request = crate::state::SignIn::new(access);
+        if let Some(date) = self.date {
+            request = request.server_time(date);
+        }
         Ok(match self.text(refresh_field) {
             Some(refresh) => request.refresh_token(refresh),
             None => request,
@@ -137,7 +144,10 @@ impl Answer {
         let access = self.text(access_field).ok_or_else(|| {
             RefreshError::Transient(format!("refresh answer has no `{access_field}`"))
         })?;
-        let refreshed = crate::refresh::Refreshed::new(access);
+        let mut refreshed = crate::refresh::Refreshed::new(access);
+        if let Some(date) = self.date {
+            refreshed = refreshed.server_time(date);
+        }
         Ok(match self.text(refresh_field) {
             Some(rotated) => refreshed.refresh_token(rotated),
             None => refreshed,
@@ -152,6 +162,15 @@ impl Answer {
             _ => BackendError::Transient(self.message()),
         }
     }
+}
+
+/// Reads an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) with the browser's own parser;
+/// `None` when it is not one.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn http_date(text: &str) -> Option<Timestamp> {
+    let millis = js_sys::Date::parse(text);
+    // A finite, positive f64 of whole milliseconds: the cast is exact.
+    (millis.is_finite() && millis > 0.0).then(|| Timestamp::from_unix_millis(millis as u64))
 }
 
 /// POSTs `body` (JSON, if any) to `url` with an optional bearer token, giving up after
@@ -200,8 +219,12 @@ async fn send(
                 .await
                 .map_err(|_| BackendError::Transient(format!("cannot reach {url}")))?;
             let status = response.status();
+            let date = response
+                .headers()
+                .get("date")
+                .and_then(|text| http_date(&text));
             let body = response.text().await.unwrap_or_default();
-            Ok(Answer { status, body })
+            Ok(Answer { status, body, date })
         });
         let Some(timeout) = timeout else {
             return sending.await;
@@ -225,10 +248,57 @@ async fn send(
 pub(crate) mod tests {
     use super::*;
 
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn the_servers_date_goes_with_the_sign_in_and_the_refresh() {
+        use std::time::Duration;
+
+        use crate::state::AuthState;
+
+        // Opaque tokens carry no `iat`: the Date header (2 min ahead of this clock) tells the
+        // offset, which moves the refresh token's `exp` onto this clock.
+        let server = Timestamp::from_unix_seconds(1_000_000);
+        let now = server.shifted(-120_000);
+        let refresh = crate::token::tests::jwt(r#"{"exp":1086400}"#);
+        let body = format!(r#"{{"access":"opaque-a","refresh":"{refresh}"}}"#);
+        let answer = Answer {
+            status: 200,
+            body,
+            date: Some(server),
+        };
+        let request = answer.sign_in::<()>("access", "refresh", &[401]).unwrap();
+        let mut state = AuthState::signed_out();
+        state
+            .sign_in(
+                request.expires_in(Duration::from_secs(300)),
+                now,
+                Duration::ZERO,
+            )
+            .unwrap();
+        let session = state.session().unwrap();
+        assert_eq!(session.clock_offset_ms(), 120_000);
+        assert_eq!(
+            session.refresh_expires_at(),
+            Some(Timestamp::from_unix_seconds(1_086_400).shifted(-120_000))
+        );
+        let refreshed = answer.refreshed::<()>("access", "refresh").unwrap();
+        assert_eq!(refreshed.server_time, Some(server));
+        // In the browser, the header is read with the browser's parser.
+        #[cfg(target_arch = "wasm32")]
+        {
+            assert_eq!(
+                http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+                Some(Timestamp::from_unix_seconds(784_111_777))
+            );
+            assert_eq!(http_date("not a date"), None);
+        }
+    }
+
     pub(crate) fn answer(status: u16, body: &str) -> Answer {
         Answer {
             status,
             body: body.into(),
+            date: None,
         }
     }
 

@@ -8,8 +8,8 @@
 //! lifetimes, rotation with blacklist after rotation (or no rotation), revocation and
 //! sign-out, and, in most
 //! histories, periods of 5xx, slow answers (past the timeout) and answers whose access token is
-//! unusable. The browser's clock (one for all its tabs) is off the server's by up to half an
-//! access-token lifetime and jumps; tabs sleep (and hear `Resumed` on waking), close, open, and remount their provider
+//! unusable. Clocks are off the server's by up to half an access-token lifetime and jump (see
+//! below); tabs sleep (and hear `Resumed` on waking), close, open, and remount their provider
 //! mid-refresh; the browser goes offline for up to a minute (calls fail without reaching the
 //! server; every tab hears `Online`); users sign in, sign out, update the user and make API
 //! calls that get 401s. After every step:
@@ -40,7 +40,11 @@
 //! replacements within a chain only (a tab may refresh a chain a sign-in replaced a moment
 //! ago: that is no second refresh of it). P1 for tabs stays checked at every step.
 //!
-//! All tabs read one browser clock, off the server's and jumping now and then.
+//! With consistent reads each tab has a clock of its own (off the server's and jumping),
+//! which is harder on expiry judged under the lock than one clock. With lagging reads the tabs
+//! read one browser clock, as they do in a browser: two tabs that sign in within the lag of
+//! each other, neither having seen the other's sign-in, are ordered by that clock (the later
+//! sign-in wins), which clocks of their own would invert.
 //!
 //! `cargo test --lib simulation -- --nocapture` prints the figures. `SIM_HISTORIES=N` runs N
 //! histories (default 10,000); `SIM_SEED=S` replays history S with its log; `SIM_LIST=N`
@@ -340,6 +344,10 @@ struct Instance {
 }
 
 struct TabState {
+    /// How far this tab's clock is off the server's, in ms.
+    skew: i64,
+    /// How often this tab's clock has jumped.
+    jumps: u32,
     /// How late other tabs' storage writes become visible here (Chromium hands them to other
     /// processes a little late); its own writes it sees at once.
     lag: u64,
@@ -378,10 +386,8 @@ struct World {
     calls_out: u32,
     actions_left: u32,
     max_skew: u64,
-    /// How far the browser's clock (one for all its tabs) is off the server's, in ms.
-    skew: i64,
-    /// How often the browser's clock has jumped.
-    jumps: u32,
+    /// All tabs read one clock (with lagging reads, see `max_read_lag`), else each its own.
+    one_clock: bool,
     log: Option<Vec<String>>,
     orphaned: u32,
     legit_sign_outs: u32,
@@ -406,9 +412,8 @@ impl World {
         }
     }
 
-    /// The browser's clock (one for all tabs).
-    fn browser_now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.t.saturating_add_signed(self.skew))
+    fn tab_now(&self, tab: usize) -> Timestamp {
+        Timestamp::from_unix_millis(self.t.saturating_add_signed(self.tabs[tab].skew))
     }
 
     fn pump_lock(&mut self) {
@@ -437,7 +442,7 @@ impl SimIo {
 
 impl Io<User> for SimIo {
     fn now(&self) -> Timestamp {
-        self.with(|w| w.browser_now())
+        self.with(|w| w.tab_now(self.tab))
     }
 
     fn load(&self) -> Option<String> {
@@ -512,8 +517,8 @@ impl Io<User> for SimIo {
         self.with(|w| {
             w.calls_out += 1;
             w.server.calls += 1;
-            let now = w.browser_now().unix_millis();
-            let jumps = w.jumps;
+            let now = w.tab_now(self.tab).unix_millis();
+            let jumps = w.tabs[self.tab].jumps;
             let instance = w
                 .instances
                 .get_mut(&self.instance)
@@ -640,8 +645,18 @@ fn open_tab(world: &Rc<RefCell<World>>, tab: Option<usize>) -> u64 {
             }
             None => {
                 let w = &mut *w;
+                // One browser clock: a new tab reads the clock the others read.
+                let (skew, jumps) = match w.tabs.first().filter(|_| w.one_clock) {
+                    Some(first) => (first.skew, first.jumps),
+                    None => (w.knobs.skew(&mut w.rng), 0),
+                };
+                w.max_skew = w.max_skew.max(skew.unsigned_abs());
+                let index = w.tabs.len();
+                w.note(|| format!("tab {index}'s clock at skew {skew} ms"));
                 let lag = w.rng.gen_range(0..=w.max_lag);
                 w.tabs.push(TabState {
+                    skew,
+                    jumps,
                     lag,
                     asleep_until: 0,
                     open: true,
@@ -857,9 +872,17 @@ fn act(world: &Rc<RefCell<World>>) {
             let w = &mut *w;
             let skew = w.knobs.skew(&mut w.rng);
             w.max_skew = w.max_skew.max(skew.unsigned_abs());
-            w.note(|| format!("the browser's clock jumps to skew {skew} ms"));
-            w.skew = skew;
-            w.jumps += 1;
+            let one_clock = w.one_clock;
+            w.note(|| match one_clock {
+                true => format!("the browser's clock jumps to skew {skew} ms"),
+                false => format!("tab {tab}'s clock jumps to skew {skew} ms"),
+            });
+            for (index, state) in w.tabs.iter_mut().enumerate() {
+                if one_clock || index == tab {
+                    state.skew = skew;
+                    state.jumps += 1;
+                }
+            }
         }
         88..=92 => {
             // The whole browser loses the network: every tab hears `offline` now and `online`
@@ -1264,7 +1287,6 @@ fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
 fn run(seed: u64, keep_log: bool) -> Report {
     let mut rng = StdRng::seed_from_u64(seed);
     let knobs = Knobs::draw(&mut rng);
-    let skew = knobs.skew(&mut rng);
     let world = Rc::new(RefCell::new(World {
         t: START,
         seq: 0,
@@ -1289,9 +1311,8 @@ fn run(seed: u64, keep_log: bool) -> Report {
         lock_holder: None,
         lock_waiting: VecDeque::new(),
         calls_out: 0,
-        max_skew: skew.unsigned_abs(),
-        skew,
-        jumps: 0,
+        max_skew: 0,
+        one_clock: max_read_lag() > 0,
         log: keep_log.then(Vec::new),
         orphaned: 0,
         legit_sign_outs: 0,
@@ -1300,9 +1321,7 @@ fn run(seed: u64, keep_log: bool) -> Report {
         p4: None,
         offline_until: 0,
     }));
-    world
-        .borrow_mut()
-        .note(|| format!("{knobs:?}, the browser's clock at skew {skew} ms"));
+    world.borrow_mut().note(|| format!("{knobs:?}"));
     let mut report = Report::default();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         for _ in 0..knobs.tabs {

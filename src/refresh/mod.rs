@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::time::Timestamp;
 use crate::token::Token;
 
 pub mod schedule;
@@ -40,6 +41,7 @@ pub struct Refreshed<U> {
     pub(crate) refresh_token: Option<Token>,
     pub(crate) refresh_expires_in: Option<Duration>,
     pub(crate) user: Option<U>,
+    pub(crate) server_time: Option<Timestamp>,
 }
 
 impl<U> Refreshed<U> {
@@ -52,6 +54,7 @@ impl<U> Refreshed<U> {
             refresh_token: None,
             refresh_expires_in: None,
             user: None,
+            server_time: None,
         }
     }
 
@@ -82,6 +85,14 @@ impl<U> Refreshed<U> {
     /// New user state (default: keep the current one).
     pub fn user(mut self, user: U) -> Self {
         self.user = Some(user);
+        self
+    }
+
+    /// The server's clock when it answered (its response's `Date` header), for an access
+    /// token without `iat`: the clock offset is judged from it, as from `iat` (see
+    /// [`crate::SignIn::server_time`]).
+    pub fn server_time(mut self, at: Timestamp) -> Self {
+        self.server_time = Some(at);
         self
     }
 }

@@ -1,6 +1,6 @@
 // The library end to end, for both storages: sign-in, guard, reload, refresh, expiry, sign-out.
 import { expect, test } from '@playwright/test';
-import { API, STORAGES, counters, expectEndMarker, resetCounters, screenshot, serverSettings, signIn, storedRecord, watchSignedOut } from './helpers';
+import { API, STORAGES, counters, expectEndMarker, expectNoSession, resetCounters, screenshot, serverSettings, signIn, storedRecord, watchSignedOut } from './helpers';
 
 for (const storage of STORAGES) {
   test.describe(`${storage} storage`, () => {
@@ -100,7 +100,7 @@ for (const storage of STORAGES) {
       await expect(page.locator('#status')).toHaveText('Authenticated');
       await expect(page).toHaveURL(/\/login\?next=%2Ftokens/, { timeout: 10_000 });
       await expect(page.locator('#status')).toHaveText('Unauthenticated');
-      await expectEndMarker(page, storage);
+      await expectNoSession(page, storage);
     });
 
     test('sign-out leaves no token in storage and blacklists the refresh token', async ({ page, request }) => {
@@ -168,10 +168,14 @@ test.describe('cookie storage beside a foreign cookie of the same name', () => {
     );
     expect(seen.length).toBe(2);
     expect(seen[0]).toBe(foreign);
-    // Signing out removes ours only.
+    // Signing out leaves the foreign cookie alone; ours keeps only the end marker, no token.
     await page.locator('#sign-out').click();
     await expect(page.locator('[data-page=login]')).toBeVisible();
     const left = (await context.cookies()).filter((c) => c.name === 'demo_auth');
-    expect(left.map((c) => [c.value, c.path])).toEqual([[foreign, '/tokens']]);
+    expect(left.map((c) => c.path).sort()).toEqual(['/', '/tokens']);
+    expect(left.find((c) => c.path === '/tokens')?.value).toBe(foreign);
+    const ours = left.find((c) => c.path === '/')!;
+    const marker = JSON.parse(Buffer.from(ours.value, 'base64url').toString());
+    expect(Object.keys(marker).sort()).toEqual(['ended', 'epoch', 'v']);
   });
 });

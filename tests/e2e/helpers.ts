@@ -60,6 +60,15 @@ export async function expectEndMarker(page: Page, storage: StorageKind) {
   expect(Object.keys(record).sort()).toEqual(['ended', 'epoch', 'v']);
 }
 
+/** After a session ended by expiry: no token left. The end marker, or for a cookie nothing
+ * (the browser drops it at its Max-Age, which may come before the app marks the end). */
+export async function expectNoSession(page: Page, storage: StorageKind) {
+  const record = await storedRecord(page, storage);
+  if (record === null && storage === 'cookie') return;
+  expect(record).not.toBeNull();
+  expect(Object.keys(record).sort()).toEqual(['ended', 'epoch', 'v']);
+}
+
 export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `artifacts/${name}.png`, fullPage: true });
 }
