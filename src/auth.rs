@@ -380,10 +380,11 @@ impl<U: UserState> Auth<U> {
     }
 
     /// Signs out: clears the state and removes the tokens from storage. Storage that other
-    /// tabs share (cookies, localStorage) keeps a marker naming the sign-in that ended, with
-    /// no token and no user, so that a sign-in another tab made at the same moment is not
-    /// wiped; it reads as signed out everywhere. A refresh answer still out is dropped when
-    /// it comes. Signed out already, it does nothing.
+    /// tabs or providers can read (cookies, localStorage, sessionStorage; not memory) keeps a
+    /// marker naming the sign-in that ended, with no token and no user, so that a sign-in
+    /// another tab made at the same moment is not wiped; it reads as signed out everywhere. A
+    /// refresh answer still out is dropped when it comes. Signed out already (once storage is
+    /// read), it writes nothing.
     pub fn sign_out(&self) {
         self.feed(Event::SignOut);
     }

@@ -128,7 +128,7 @@ pub fn refresh_calls(
     let mut now = T0;
     let end = T0 + horizon;
     let (mut engine, _) = Engine::<User>::start(settings, None, now);
-    let Ok((session, text)) = engine.prepare_sign_in(SignIn::new(token_at(now)), now) else {
+    let Ok((session, text)) = engine.prepare_sign_in(SignIn::new(token_at(now)), now, None) else {
         return Ok(Vec::new());
     };
     let mut stored = Some(text.clone());

@@ -370,14 +370,17 @@ impl<U: UserState> Engine<U> {
     }
 
     /// Checks a sign-in and returns the session with its record, for the shell to store before
-    /// it feeds [`Event::SignedIn`].
+    /// it feeds [`Event::SignedIn`]. `stored` is what storage holds now: the new sign-in's
+    /// epoch goes past its epoch and every one this engine has seen.
     pub(crate) fn prepare_sign_in(
         &self,
         request: SignIn<U>,
         now: Timestamp,
+        stored: Option<&str>,
     ) -> Result<(Session<U>, String), AuthError> {
         let mut session = Session::from_sign_in(request, now, self.settings.leeway)?;
-        session.epoch = session.epoch.max(self.epoch + 1);
+        let seen = self.epoch.max(stored.map_or(0, record::epoch_of));
+        session.epoch = session.epoch.max(seen.saturating_add(1));
         let text = record::encode(&session)?;
         Ok((session, text))
     }
@@ -497,7 +500,8 @@ impl<U: UserState> Engine<U> {
         }
     }
 
-    /// Writes the current session (or clears storage when signed out).
+    /// Writes the current session; signed out, the end of the last line (storage shared by
+    /// several providers) or nothing.
     fn persist(&mut self) {
         self.note_write();
         match self.state.session() {
@@ -595,12 +599,17 @@ impl<U: UserState> Engine<U> {
 
     /// Storage holds no session (`end`: a sign-out's marker): signs out without writing.
     fn follow_out(&mut self, end: Option<Ended>) {
-        if let Some(end) = end {
-            if self.state.session().map(|ours| ours.line) == Some(end.ended) {
-                self.end_line();
+        match end {
+            Some(end) => {
+                if self.state.session().map(|ours| ours.line) == Some(end.ended) {
+                    self.end_line();
+                }
+                remember(&mut self.ended, end.ended);
+                self.last_end = Some(end);
             }
-            remember(&mut self.ended, end.ended);
-            self.last_end = Some(end);
+            // Cleared (or unreadable): no end to stand on, so that a sign-in made after it
+            // with a clock set back is not taken as older.
+            None => self.last_end = None,
         }
         if self.state.is_signed_in() {
             self.state.sign_out();
@@ -621,10 +630,13 @@ impl<U: UserState> Engine<U> {
     }
 
     /// Whether a stored value naming `line` at `epoch` comes from an earlier sign-in than the
-    /// one this engine stands on: written from a view that had not caught up with ours.
+    /// one this engine stands on: written from a view that had not caught up with ours. Equal
+    /// epochs are ordered by line, so that two tabs agree; epoch 0 (written before epochs were
+    /// kept) is never taken as older.
     fn is_older(&self, line: u64, epoch: u64) -> bool {
-        self.mark()
-            .is_some_and(|(ours, our_epoch)| ours != line && epoch < our_epoch)
+        self.mark().is_some_and(|(ours, our_epoch)| {
+            ours != line && epoch != 0 && (epoch, line) < (our_epoch, ours)
+        })
     }
 
     /// Whether a stored session is older than what this engine knows: tokens it replaced
@@ -1336,12 +1348,14 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
     }
 
     /// Signs in: checks the request, stores it, then tells the engine. On error nothing
-    /// changed (but what another tab wrote is followed).
+    /// changed.
     pub(crate) fn sign_in(&self, request: SignIn<U>) -> Result<(), AuthError> {
-        // Read storage first: the new sign-in's epoch goes past every one stored.
-        self.feed(Event::StorageChanged);
         let now = self.io.now();
-        let (session, text) = self.engine.borrow().prepare_sign_in(request, now)?;
+        let stored = self.io.load();
+        let (session, text) =
+            self.engine
+                .borrow()
+                .prepare_sign_in(request, now, stored.as_deref())?;
         self.io
             .save(Some(&text), record::storage_expiry(&session), now)?;
         self.feed(Event::SignedIn { session, text });

@@ -72,9 +72,7 @@ const LOCK_SETTLE_MS: u64 = LOCK_SETTLE.as_millis() as u64;
 const START: u64 = 1_700_000_000_000;
 /// The most a tab's view of storage lags behind other tabs' writes (`SIM_READ_LAG_MS`,
 /// default 0: reads are consistent). Kept under [`LOCK_SETTLE`], which is what keeps the
-/// next lock holder from reading old tokens. One known way still breaks a property then: a
-/// tab ending a session the server refused or that expired may clear a sign-in another tab
-/// made a moment before (P1).
+/// next lock holder from reading old tokens.
 fn max_read_lag() -> u64 {
     env_number("SIM_READ_LAG_MS")
         .unwrap_or(0)
@@ -1220,6 +1218,10 @@ fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
         p3_at_rest(&w, chain)?;
         if !lagging && w.storage_chain != Some(chain) && w.storage_left.contains(&chain) {
             return Err(format!("P3: chain {chain} came back into storage"));
+        }
+        if lagging {
+            // Written back after a stale write: a tab that leaves it now is not excused.
+            w.storage_left.remove(&chain);
         }
     }
     w.storage_chain = now_chain;

@@ -1522,3 +1522,54 @@ fn a_sign_in_is_later_than_every_stored_one_whatever_the_clock_says() {
     .unwrap();
     assert_eq!(session(&a).unwrap().epoch, first + 1);
 }
+
+#[test]
+fn a_sign_in_goes_past_the_stored_epoch_even_before_the_tab_heard_of_it() {
+    let (a, b, clock, _storage) = two_tabs();
+    // A signs in anew; B has not heard of it yet, and its clock is set back an hour. B's
+    // sign-in still orders after A's: it reads the stored epoch as it signs in.
+    clock.set(T0 + secs(1));
+    a.sign_in(
+        SignIn::new("g1")
+            .expires_in(secs(300))
+            .refresh_token("g-r1"),
+    )
+    .unwrap();
+    clock.set(T0 - secs(3600));
+    b.sign_in(
+        SignIn::new("h1")
+            .expires_in(secs(300))
+            .refresh_token("h-r1"),
+    )
+    .unwrap();
+    assert!(session(&b).unwrap().epoch > session(&a).unwrap().epoch);
+    a.feed(Event::StorageChanged);
+    assert_eq!(
+        refresh_token(&a).as_deref(),
+        Some("h-r1"),
+        "the later sign-in wins"
+    );
+}
+
+#[test]
+fn a_tab_opened_on_a_sign_outs_marker_stands_on_it() {
+    let (a, _b, clock, storage) = two_tabs();
+    let stale = storage.borrow().clone();
+    let line = session(&a).unwrap().line;
+    a.feed(Event::SignOut);
+    let c = tab_with(
+        Setup {
+            shared: true,
+            ..Setup::default()
+        },
+        &clock,
+        &storage,
+    );
+    assert!(session(&c).is_none());
+    assert_eq!(ended_line(&storage), Some(line), "kept at start-up");
+    // A stale write of the line that ended comes back: C writes the end again.
+    *storage.borrow_mut() = stale;
+    c.feed(Event::StorageChanged);
+    assert_eq!(ended_line(&storage), Some(line));
+    assert!(session(&c).is_none());
+}

@@ -12,7 +12,7 @@
 //!
 //! with instants in Unix milliseconds, and the session's line, generation and epoch (see
 //! [`Session`]) that tabs use to tell a stale write from a newer one. After a sign-out,
-//! storage that other tabs share holds `{"v":1,"ended":<line>,"epoch":<ms>}` instead: no token,
+//! storage other tabs or providers can read (not memory) holds `{"v":1,"ended":<line>,"epoch":<ms>}` instead: no token,
 //! no user, read as signed out (see `Ended`). Anything else under our key — missing fields,
 //! another version, unknown fields, a user state that no longer fits `U`, a tampered expiry —
 //! is refused with a [`RecordError`], and the provider then clears the key and starts signed
@@ -72,6 +72,14 @@ pub(crate) struct Ended {
     pub(crate) ended: u64,
     /// Its epoch.
     pub(crate) epoch: u64,
+}
+
+/// The epoch a stored value (a session or a sign-out's marker) names, 0 when none.
+pub(crate) fn epoch_of(text: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|value| value.get("epoch")?.as_u64())
+        .unwrap_or(0)
 }
 
 impl Ended {
