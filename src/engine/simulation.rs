@@ -384,8 +384,6 @@ struct World {
     calls_out: u32,
     actions_left: u32,
     max_skew: u64,
-    /// All tabs read one clock (with lagging reads, see `max_read_lag`), else each its own.
-    one_clock: bool,
     log: Option<Vec<String>>,
     orphaned: u32,
     legit_sign_outs: u32,
@@ -643,8 +641,8 @@ fn open_tab(world: &Rc<RefCell<World>>, tab: Option<usize>) -> u64 {
             }
             None => {
                 let w = &mut *w;
-                // One browser clock: a new tab reads the clock the others read.
-                let (skew, jumps) = match w.tabs.first().filter(|_| w.one_clock) {
+                // With lagging reads, one browser clock: a new tab reads the others' clock.
+                let (skew, jumps) = match w.tabs.first().filter(|_| w.max_lag > 0) {
                     Some(first) => (first.skew, first.jumps),
                     None => (w.knobs.skew(&mut w.rng), 0),
                 };
@@ -870,7 +868,7 @@ fn act(world: &Rc<RefCell<World>>) {
             let w = &mut *w;
             let skew = w.knobs.skew(&mut w.rng);
             w.max_skew = w.max_skew.max(skew.unsigned_abs());
-            let one_clock = w.one_clock;
+            let one_clock = w.max_lag > 0;
             w.note(|| match one_clock {
                 true => format!("the browser's clock jumps to skew {skew} ms"),
                 false => format!("tab {tab}'s clock jumps to skew {skew} ms"),
@@ -1314,7 +1312,6 @@ fn run(seed: u64, keep_log: bool) -> Report {
         lock_waiting: VecDeque::new(),
         calls_out: 0,
         max_skew: 0,
-        one_clock: max_read_lag() > 0,
         log: keep_log.then(Vec::new),
         orphaned: 0,
         legit_sign_outs: 0,

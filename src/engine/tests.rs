@@ -850,16 +850,27 @@ fn waiters_that_join_while_another_tab_holds_the_lock_are_answered_after_the_tim
     ));
 }
 
-/// Two tabs sharing storage; the first signs in with a refresh token living `refresh`.
-fn two_tabs_with_refresh_for(refresh: Duration) -> (Tab, Tab, Rc<Cell<Timestamp>>, Shelf) {
-    let clock = Rc::new(Cell::new(T0));
-    let storage = Shelf::default();
-    let shared = || Setup {
+/// A tab on storage other tabs share.
+fn shared_tab(clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
+    let setup = Setup {
         shared: true,
         ..Setup::default()
     };
-    let a = tab_with(shared(), &clock, &storage);
-    let b = tab_with(shared(), &clock, &storage);
+    tab_with(setup, clock, storage)
+}
+
+/// Two tabs sharing a clock and storage, both signed out.
+fn two_signed_out_tabs() -> (Tab, Tab, Rc<Cell<Timestamp>>, Shelf) {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let a = shared_tab(&clock, &storage);
+    let b = shared_tab(&clock, &storage);
+    (a, b, clock, storage)
+}
+
+/// Two tabs sharing storage; the first signs in with a refresh token living `refresh`.
+fn two_tabs_with_refresh_for(refresh: Duration) -> (Tab, Tab, Rc<Cell<Timestamp>>, Shelf) {
+    let (a, b, clock, storage) = two_signed_out_tabs();
     a.sign_in(
         SignIn::new("a1")
             .expires_in(secs(300))
@@ -1457,14 +1468,7 @@ fn the_end_of_a_later_sign_in_signs_out_a_tab_that_slept_through_it() {
 #[test]
 fn signing_out_while_signed_out_writes_nothing() {
     // B's view has not caught up with A's sign-in: its sign-out must not wipe it.
-    let clock = Rc::new(Cell::new(T0));
-    let storage = Shelf::default();
-    let shared = || Setup {
-        shared: true,
-        ..Setup::default()
-    };
-    let a = tab_with(shared(), &clock, &storage);
-    let b = tab_with(shared(), &clock, &storage);
+    let (a, b, _clock, storage) = two_signed_out_tabs();
     sign_in(&a, 300);
     let written = storage.replace(None);
     let writes = b.io().writes.get();
@@ -1478,14 +1482,7 @@ fn signing_out_while_signed_out_writes_nothing() {
 
 #[test]
 fn a_stored_session_of_an_earlier_sign_in_is_written_over_by_a_later_one() {
-    let clock = Rc::new(Cell::new(T0));
-    let storage = Shelf::default();
-    let shared = || Setup {
-        shared: true,
-        ..Setup::default()
-    };
-    let a = tab_with(shared(), &clock, &storage);
-    let c = tab_with(shared(), &clock, &storage);
+    let (a, c, clock, storage) = two_signed_out_tabs();
     sign_in(&a, 300);
     // C signs in a moment later from a view that had not seen A's sign-in; then a write of
     // A's session from before lands (A's stale view, say).
@@ -1557,14 +1554,7 @@ fn a_tab_opened_on_a_sign_outs_marker_stands_on_it() {
     let stale = storage.borrow().clone();
     let line = session(&a).unwrap().line;
     a.feed(Event::SignOut);
-    let c = tab_with(
-        Setup {
-            shared: true,
-            ..Setup::default()
-        },
-        &clock,
-        &storage,
-    );
+    let c = shared_tab(&clock, &storage);
     assert!(session(&c).is_none());
     assert_eq!(ended_line(&storage), Some(line), "kept at start-up");
     // A stale write of the line that ended comes back: C writes the end again.

@@ -12,11 +12,11 @@
 //!
 //! with instants in Unix milliseconds, and the session's line, generation and epoch (see
 //! [`Session`]) that tabs use to tell a stale write from a newer one. After a sign-out,
-//! storage other tabs or providers can read (not memory) holds `{"v":1,"ended":<line>,"epoch":<ms>}` instead: no token,
-//! no user, read as signed out (see `Ended`). Anything else under our key — missing fields,
-//! another version, unknown fields, a user state that no longer fits `U`, a tampered expiry —
-//! is refused with a [`RecordError`], and the provider then clears the key and starts signed
-//! out.
+//! storage other tabs or providers can read (not memory) holds
+//! `{"v":1,"ended":<line>,"epoch":<ms>}` instead: no token, no user, read as signed out (see
+//! `Ended`). Anything else under our key — missing fields, another version, unknown fields, a
+//! user state that no longer fits `U`, a tampered expiry — is refused with a
+//! [`RecordError`], and the provider then clears the key and starts signed out.
 
 use std::fmt;
 
