@@ -61,6 +61,11 @@ pub(crate) const LOCK_SETTLE: Duration = Duration::from_millis(150);
 /// rotated already) and is refused for it.
 pub(crate) const LATE_CALL_HOLD: Duration = Duration::from_secs(300);
 
+/// While the browser says it is offline, a refresh that is due is still tried this often:
+/// `navigator.onLine` can be wrong (a VPN, a captive portal, a lost `online` event), and a
+/// store that believed it would never refresh again.
+pub(crate) const OFFLINE_PROBE: Duration = Duration::from_secs(60);
+
 /// Identifies a flight, a refresh call, a lock request or a waiter.
 pub(crate) type Id = u64;
 
@@ -82,12 +87,6 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Whether the end of a refresh token is decided under the cross-tab lock (after a
-    /// re-read of storage) rather than by this tab's clock alone.
-    fn judges_expiry_under_lock(&self) -> bool {
-        self.shared && self.timing.is_some()
-    }
-
     pub(crate) fn new<U>(leeway: Duration, refresh: Option<&Refresh<U>>, shared: bool) -> Self {
         Self {
             leeway,
@@ -278,6 +277,12 @@ pub(crate) struct Engine<U> {
     unmounted: bool,
     /// The browser says it is offline (`navigator.onLine`).
     offline: bool,
+    /// While offline, a refresh that is due is tried at this instant (see [`OFFLINE_PROBE`]).
+    probe_at: Timestamp,
+    /// The chain token last sent in a call made to ask the server whether a refresh token
+    /// that looks expired by the browser's clock really is: if that call fails to reach the
+    /// server, the clock decides.
+    final_call: Option<Token>,
     /// The session end `on_session_ending` last ran for.
     warned_for: Option<Timestamp>,
     out: Vec<Command<U>>,
@@ -293,9 +298,10 @@ impl<U: UserState> Engine<U> {
         now: Timestamp,
     ) -> (Self, bool) {
         let mut restored = record::restore::<U>(stored.as_deref(), now, settings.timing.is_some());
-        if restored.clear && settings.judges_expiry_under_lock() {
+        if restored.clear && settings.timing.is_some() {
             // A refresh token that looks expired here may have been rotated by another tab a
-            // moment ago: keep the session (Loading) and judge it under the lock.
+            // moment ago, or the clock may have jumped: keep the session (Loading), look under
+            // the lock and ask the server (see `proceed`).
             let session = stored
                 .as_deref()
                 .and_then(|text| record::decode(text, now).ok());
@@ -335,6 +341,8 @@ impl<U: UserState> Engine<U> {
             timer: None,
             unmounted: false,
             offline: false,
+            probe_at: now,
+            final_call: None,
             warned_for: None,
             out: Vec::new(),
             hooks: Vec::new(),
@@ -441,7 +449,12 @@ impl<U: UserState> Engine<U> {
                         self.timer = None;
                         self.deadlines(now);
                     }
-                    Event::Online(online) => self.offline = !online,
+                    Event::Online(online) => {
+                        if !online && !self.offline {
+                            self.probe_at = now + OFFLINE_PROBE;
+                        }
+                        self.offline = !online;
+                    }
                     Event::SignOut => self.sign_out(),
                     Event::RefreshRequested(waiter) => self.request(now, Some(waiter)),
                     Event::LockGranted(flight) => self.lock_granted(now, flight),
@@ -562,12 +575,12 @@ impl<U: UserState> Engine<U> {
             }
         }
         let can_refresh = self.settings.timing.is_some();
-        let under_lock = self.settings.judges_expiry_under_lock();
         match session {
-            // An expired-looking refresh token is judged under the lock (see `proceed`).
+            // An expired-looking refresh token is judged under the lock, by the server (see
+            // `proceed`).
             Some(session)
                 if !session.must_end(now, can_refresh)
-                    || (under_lock && session.refresh_expired(now)) =>
+                    || (can_refresh && session.refresh_expired(now)) =>
             {
                 let mut session = session;
                 // A user update of ours not confirmed yet stays, whatever the other tab wrote.
@@ -904,11 +917,20 @@ impl<U: UserState> Engine<U> {
             // Checked under the lock with storage just read: no other tab holds newer tokens.
             // An earlier call of ours may still bring them, though.
             Some(session) if session.refresh_expired(now) => {
+                let chain = session.chain_token().clone();
                 if self.late_call_guards(now).is_some() {
                     let reason = "waiting for the answer to an earlier refresh".to_owned();
                     self.finish(RefreshOutcome::Failed(reason));
-                } else {
+                } else if self.offline || self.final_call.as_ref() == Some(&chain) {
+                    // The server was asked and could not be reached (or cannot be now): the
+                    // clock decides.
                     self.end_session("the refresh token expired".into());
+                } else {
+                    // Expired by the browser's clock, which may have jumped since the server
+                    // last told us its time: the server decides. Its refusal ends the session,
+                    // its answer keeps it and judges the clock anew.
+                    self.final_call = Some(chain);
+                    self.call(now);
                 }
             }
             Some(_) => self.call(now),
@@ -1170,17 +1192,15 @@ impl<U: UserState> Engine<U> {
             .is_some_and(|session| session.refresh_expired(now));
         match decision {
             Decision::SignOutNow if call_out => {}
-            // With shared storage another tab may have rotated the refresh token a moment
-            // ago: look under the lock before ending the session (see `proceed`).
+            // The refresh token looks expired: ask the server (and, in shared storage, look
+            // under the lock whether another tab rotated it a moment ago) before ending the
+            // session (see `proceed`).
             Decision::SignOutNow
-                if refresh_expired
-                    && self.settings.judges_expiry_under_lock()
-                    && self.flight.is_none() =>
+                if refresh_expired && self.settings.timing.is_some() && self.flight.is_none() =>
             {
                 self.request(now, None);
             }
-            Decision::SignOutNow if refresh_expired && self.settings.judges_expiry_under_lock() => {
-            }
+            Decision::SignOutNow if refresh_expired && self.settings.timing.is_some() => {}
             Decision::SignOutNow => {
                 let reason = if refresh_expired {
                     "the refresh token expired"
@@ -1189,8 +1209,13 @@ impl<U: UserState> Engine<U> {
                 };
                 self.end_session(reason.into());
             }
-            // Offline, the call would fail: refresh when the network is back.
+            // Offline, the call would fail: refresh when the network is back, or when the
+            // probe is due in case `navigator.onLine` is wrong.
             Decision::RefreshNow if self.flight.is_none() && !self.offline => {
+                self.request(now, None)
+            }
+            Decision::RefreshNow if self.flight.is_none() && self.probe_at <= now => {
+                self.probe_at = now + OFFLINE_PROBE;
                 self.request(now, None)
             }
             // A page opened offline with an expired access token: the session is kept, with
@@ -1239,11 +1264,14 @@ impl<U: UserState> Engine<U> {
                 now,
             ) {
                 Decision::WakeAt(at) => Some(at),
-                // Offline the refresh waits for `Online`; the refresh token may end meanwhile.
+                // Offline the refresh waits for `Online` or the probe; the refresh token may
+                // end meanwhile.
                 Decision::RefreshNow if self.offline => self
                     .state
                     .session()
-                    .and_then(|session| session.refresh_expires_at()),
+                    .and_then(|session| session.refresh_expires_at())
+                    .map_or(self.probe_at, |end| end.min(self.probe_at))
+                    .into(),
                 _ => None,
             }
         };

@@ -11,11 +11,15 @@
 //! unusable. Clocks are off the server's by up to half an access-token lifetime and jump (see
 //! below); tabs sleep (and hear `Resumed` on waking), close, open, and remount their provider
 //! mid-refresh; the browser goes offline for up to a minute (calls fail without reaching the
-//! server; every tab hears `Online`); users sign in, sign out, update the user and make API
-//! calls that get 401s. After every step:
+//! server; a quarter of the tabs miss the `online` event and learn of the network from their
+//! offline probe); users sign in, sign out, update the user and make API calls that get 401s.
+//! The tokens carry `iat`, so tabs judge the clock offset at every answer, and a clock that
+//! jumps afterwards errs by the jump. After every step:
 //!
 //! - P1 no tab and no storage goes from signed in to signed out unless the server really
-//!   refused the chain (revoked, signed out, expired: within the clock skew) or a tab closed
+//!   refused the chain (revoked, signed out, expired: within the clock skew, or within twice
+//!   the largest skew while the server cannot be reached, when a tab's clock decides on an
+//!   offset judged before a jump) or a tab closed
 //!   while the server's answer with the rotated token was on its way (no client can keep
 //!   what it never received; counted as "orphaned");
 //! - P2 at quiescence (no call out, no flight, lock free) storage holds the newest refresh
@@ -27,8 +31,9 @@
 //!   per hour for any lifetime (the 1 s floor after successes is in the engine tests);
 //! - P6 nothing panics;
 //! - P7 every caller waiting for a refresh is answered (checked after the quiet tail);
-//! - P8 nothing stalls: after the quiet tail every mounted tab knows the network is back,
-//!   and each signed-in one has its timer set or a refresh under way.
+//! - P8 nothing stalls: after the quiet tail every mounted tab that heard `online` knows the
+//!   network is back, one that missed it and has a refresh due has its probe set within a
+//!   minute, and each signed-in one has its timer set or a refresh under way.
 //!
 //! With lagging reads (`SIM_READ_LAG_MS`) a tab may write from a view that misses another
 //! tab's write of a moment ago; the tab whose write was lost repairs it when it hears of the
@@ -174,10 +179,12 @@ struct Server {
 }
 
 impl Server {
-    fn mint(&mut self, kind: &str, exp_ms: u64) -> String {
+    /// A JWT issued at `iat_ms` on the server's clock, as SimpleJWT's carry `iat`.
+    fn mint(&mut self, kind: &str, iat_ms: u64, exp_ms: u64) -> String {
         self.minted += 1;
         jwt(&format!(
-            r#"{{"exp":{},"jti":"{kind}{}"}}"#,
+            r#"{{"iat":{},"exp":{},"jti":"{kind}{}"}}"#,
+            iat_ms / 1000,
             exp_ms / 1000,
             self.minted
         ))
@@ -185,14 +192,14 @@ impl Server {
 
     fn issue(&mut self, chain: usize, t: u64, knobs: &Knobs) -> (String, String) {
         let access_exp = t + knobs.access_ms;
-        let access = self.mint("a", access_exp);
+        let access = self.mint("a", t, access_exp);
         self.access.insert(access.clone(), (chain, access_exp));
         let current = &self.chains[chain];
         if !knobs.rotate && !current.latest.is_empty() {
             return (access, current.latest.clone());
         }
         let refresh_exp = t + knobs.refresh_ms;
-        let refresh = self.mint("r", refresh_exp);
+        let refresh = self.mint("r", t, refresh_exp);
         self.refresh.insert(refresh.clone(), (chain, refresh_exp));
         let chain = &mut self.chains[chain];
         chain.latest = refresh.clone();
@@ -251,7 +258,7 @@ impl Server {
         let access = if mode == Mode::Unusable {
             match rng.gen_range(0..3) {
                 0 => "opaque-without-expiry".to_owned(),
-                1 => self.mint("a", t.saturating_sub(5_000)),
+                1 => self.mint("a", t.saturating_sub(65_000), t.saturating_sub(5_000)),
                 _ => params.auth_token.expose().to_owned(),
             }
         } else {
@@ -339,6 +346,9 @@ struct Instance {
     left: HashSet<usize>,
     /// Browser time of the last call, and how often the clock had jumped then.
     last_call: Option<(u64, u32)>,
+    /// The tab missed the last `online` event: it may believe it is offline until its
+    /// offline probe gets an answer or it resumes.
+    missed_online: bool,
 }
 
 struct TabState {
@@ -681,6 +691,7 @@ fn open_tab(world: &Rc<RefCell<World>>, tab: Option<usize>) -> u64 {
             chain: None,
             left: HashSet::new(),
             last_call: None,
+            missed_online: false,
         },
     );
     let offline_for = {
@@ -1080,13 +1091,26 @@ fn deliver(world: &Rc<RefCell<World>>, delivery: Delivery) {
         Delivery::Resume { instance } => {
             // As the shell does: `navigator.onLine` first, then re-decide.
             let online = world.borrow().offline_until <= world.borrow().t;
+            if let Some(i) = world.borrow_mut().instances.get_mut(&instance) {
+                i.missed_online &= !online;
+            }
             feed_mounted(world, instance, Event::Online(online));
             feed_mounted(world, instance, Event::Resumed);
         }
         Delivery::Online { instance } => {
-            // Only when no later outage began meanwhile.
-            if world.borrow().offline_until <= world.borrow().t {
-                feed_mounted(world, instance, Event::Online(true));
+            // Only when no later outage began meanwhile. A quarter of the tabs miss it (a
+            // browser whose `navigator.onLine` is wrong): their offline probe finds out.
+            let mut w = world.borrow_mut();
+            if w.offline_until <= w.t {
+                if w.rng.gen_ratio(1, 4) {
+                    w.note(|| format!("#{instance} misses `online`"));
+                    if let Some(i) = w.instances.get_mut(&instance) {
+                        i.missed_online = true;
+                    }
+                } else {
+                    drop(w);
+                    feed_mounted(world, instance, Event::Online(true));
+                }
             }
         }
     }
@@ -1157,7 +1181,11 @@ fn signed_in(world: &Rc<RefCell<World>>, driver: &Tab, access: String, refresh: 
 fn check(world: &Rc<RefCell<World>>) -> Result<(), String> {
     let mut w = world.borrow_mut();
     let t = w.t;
-    let tolerance = w.max_skew + 1_000;
+    // A refresh token that looks expired by a tab's clock is sent to the server once; when
+    // the server cannot be reached then, the tab's clock decides, on the offset judged at the
+    // last answer: a clock that jumped since errs by the jump, up to twice the largest skew.
+    let unreachable = matches!(w.mode, Mode::Down | Mode::Slow) || w.offline_until > t;
+    let tolerance = w.max_skew * if unreachable { 2 } else { 1 } + 1_000;
     let legit = |server: &Server, chain: usize| {
         let chain = &server.chains[chain];
         chain.ended.is_some() || chain.orphaned || chain.latest_exp <= t + tolerance
@@ -1362,18 +1390,30 @@ fn run(seed: u64, keep_log: bool) -> Report {
             w.waiting.iter().next().map(|(instance, waiter)| {
                 format!("P7: waiter {waiter} of #{instance} never answered")
             });
-        // P8: and nothing stalled after a sleep or an outage: every mounted tab knows it is
-        // online, and each signed-in one has its timer set or a refresh under way.
+        // P8: and nothing stalled after a sleep or an outage: every mounted tab that heard
+        // `online` knows it is online, one that missed it and has a refresh due has its
+        // offline probe set within a minute, and each signed-in one has its timer set or a
+        // refresh under way.
         let stalled = w.instances.iter().find_map(|(id, instance)| {
             let engine = instance.driver.engine();
-            let stalled = engine.offline
+            let now = w.tab_now(instance.tab);
+            let due = decide(
+                engine.state.session(),
+                engine.settings.timing.as_ref(),
+                &engine.failures,
+                now,
+            ) == Decision::RefreshNow;
+            let probing =
+                engine.timer.is_some_and(|at| at <= now + OFFLINE_PROBE) || engine.flight.is_some();
+            let stalled = (engine.offline && (!instance.missed_online || (due && !probing)))
                 || (engine.state.is_signed_in()
                     && engine.timer.is_none()
                     && engine.flight.is_none());
             (instance.mounted && stalled).then(|| {
                 format!(
-                    "P8: #{id} stalled (offline: {}, timer: {:?})",
-                    engine.offline, engine.timer
+                    "P8: #{id} stalled (offline: {}, missed `online`: {}, refresh due: {due}, \
+                     timer: {:?})",
+                    engine.offline, instance.missed_online, engine.timer
                 )
             })
         });

@@ -780,6 +780,96 @@ fn without_refresh_an_earlier_refresh_token_expiry_ends_the_session() {
     assert!(!tab.engine().state().is_signed_in());
 }
 
+// A refresh token that looks expired by the browser's clock: the server is asked once before
+// the session ends (the clock may have jumped since the server last told its time).
+
+/// A tab signed in with a 300 s access token and a refresh token ending at 400 s, whose clock
+/// then jumps to 1,000 s and wakes: the refresh token looks expired.
+fn jumped_past_the_refresh_end() -> Tab {
+    let tab = tab(Setup::default());
+    sign_in_ending(&tab, 400);
+    wake_at(&tab, secs(1_000));
+    tab
+}
+
+#[test]
+fn a_refresh_token_that_looks_expired_is_sent_once_and_an_answer_keeps_the_session() {
+    let tab = jumped_past_the_refresh_end();
+    assert_eq!(calls(&tab), 1, "the server is asked");
+    assert!(tab.engine().state().is_signed_in());
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2).refresh_expires_in(secs(400))));
+    assert!(tab.engine().state().is_signed_in());
+    assert!(tab
+        .io()
+        .hooks
+        .borrow()
+        .iter()
+        .all(|h| *h != Hook::SessionExpired));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(1_000 + 270)));
+}
+
+#[test]
+fn a_refresh_token_that_looks_expired_ends_the_session_when_the_server_refuses_it() {
+    let tab = jumped_past_the_refresh_end();
+    let (call, _) = last_call(&tab);
+    answer(
+        &tab,
+        call,
+        Err(RefreshError::Rejected("token expired".into())),
+    );
+    assert!(!tab.engine().state().is_signed_in());
+    assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
+    assert_eq!(
+        tab.engine().info().last_error.as_deref(),
+        Some("token expired")
+    );
+}
+
+#[test]
+fn a_refresh_token_that_looks_expired_ends_the_session_when_the_server_cannot_be_asked() {
+    for failure in [Some("502 Bad Gateway"), None] {
+        let tab = jumped_past_the_refresh_end();
+        match failure {
+            Some(reason) => {
+                let (call, _) = last_call(&tab);
+                answer(&tab, call, Err(RefreshError::Transient(reason.into())));
+            }
+            // No answer within the timeout.
+            None => wake_at(&tab, secs(1_000 + 30)),
+        }
+        if tab.engine().state().is_signed_in() {
+            // After the backoff's first step (at least 100 ms): no second call.
+            let next = tab.io().timer.get().expect("a timer");
+            tab.io().clock.set(next);
+            tab.feed(Event::Wake);
+        }
+        assert_eq!(calls(&tab), 1, "{failure:?}: asked once");
+        assert!(!tab.engine().state().is_signed_in(), "{failure:?}");
+        assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
+    }
+}
+
+#[test]
+fn a_page_loaded_with_a_refresh_token_that_looks_expired_asks_the_server() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let first = tab_with(Setup::default(), &clock, &storage);
+    sign_in_ending(&first, 400);
+    clock.set(T0 + secs(500));
+    let tab = tab_with(Setup::default(), &clock, &storage);
+    assert_eq!(tab.engine().status(), AuthStatus::Loading);
+    assert_eq!(calls(&tab), 1);
+    let (call, _) = last_call(&tab);
+    answer(
+        &tab,
+        call,
+        Err(RefreshError::Rejected("token expired".into())),
+    );
+    assert_eq!(tab.engine().status(), AuthStatus::Unauthenticated);
+    assert!(stored_refresh(&storage, clock.get()).is_none());
+}
+
 #[test]
 fn loading_at_start_up_ends_when_the_start_up_refresh_answers() {
     let clock = Rc::new(Cell::new(T0));
@@ -805,10 +895,20 @@ fn without_rotation_an_answered_call_neither_holds_the_lock_nor_delays_the_end()
     answer(&a, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
     assert_eq!(a.io().released.borrow().last(), Some(&lock));
     assert!(a.engine().late.is_empty());
-    // At the refresh token's expiry the session ends (under the lock, after a re-read).
+    // At the refresh token's expiry the server is asked at once (under the lock, after a
+    // re-read), and its refusal ends the session.
     clock.set(T0 + secs(10));
     a.feed(Event::Wake);
     grant(&a);
+    assert_eq!(calls(&a), 2, "asked at the expiry, not after a hold");
+    let (call, _) = last_call(&a);
+    answer(
+        &a,
+        call,
+        Err(RefreshError::Rejected("token expired".into())),
+    );
+    clock.set(T0 + secs(10) + SETTLE);
+    a.feed(Event::Wake);
     assert!(!a.engine().state().is_signed_in());
 }
 
@@ -994,8 +1094,8 @@ fn offline_the_schedule_waits_for_the_network_and_refreshes_once_when_it_is_back
     assert_eq!(calls(&tab), 0, "no call while offline");
     assert_eq!(
         tab.io().timer.get(),
-        None,
-        "nothing to wake for: the refresh token never ends"
+        Some(T0 + secs(320)),
+        "the refresh token never ends: only the probe, a minute after going offline"
     );
     // 30 s offline, past the access token's expiry: still signed in.
     at(&tab, secs(310));
@@ -1041,13 +1141,68 @@ fn failures_while_offline_do_not_count_toward_the_backoff() {
 fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
     let tab = tab(Setup::default());
     sign_in_ending(&tab, 400);
+    at(&tab, secs(260));
     tab.feed(Event::Online(false));
     wake_at(&tab, secs(270));
     assert_eq!(calls(&tab), 0);
+    // The probe (a minute after going offline) fails, as offline calls do; the next one
+    // would come after the refresh token's end.
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(320)));
+    wake_at(&tab, secs(320));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Err(RefreshError::Transient("offline".into())));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(380)));
+    wake_at(&tab, secs(380));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Err(RefreshError::Transient("offline".into())));
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(400)));
+    // Offline the server cannot be asked: the clock ends the session, without a call.
     wake_at(&tab, secs(400));
+    assert_eq!(calls(&tab), 2);
     assert!(!tab.engine().state().is_signed_in());
     assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
+}
+
+#[test]
+fn offline_a_due_refresh_is_tried_once_a_minute_in_case_navigator_online_is_wrong() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    at(&tab, secs(250));
+    tab.feed(Event::Online(false));
+    // Due at 270, but the network looks gone: the first try a minute after it went.
+    wake_at(&tab, secs(270));
+    assert_eq!(calls(&tab), 0);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(310)));
+    // A second `offline` does not push the try back.
+    at(&tab, secs(290));
+    tab.feed(Event::Online(false));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(310)));
+    wake_at(&tab, secs(310));
+    assert_eq!(calls(&tab), 1);
+    // A failed try does not grow the backoff; the next is a minute later.
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Err(RefreshError::Transient("offline".into())));
+    assert_eq!(tab.engine().failures.count, 0);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(370)));
+    wake_at(&tab, secs(340));
+    assert_eq!(calls(&tab), 1, "not before the minute is over");
+    // `online` never came, but this try works: the network is back and the schedule with it.
+    wake_at(&tab, secs(370));
+    assert_eq!(calls(&tab), 2);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    assert!(!tab.engine().offline);
+    assert_eq!(tab.engine().info().count, 1);
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(370 + 270)));
+}
+
+#[test]
+fn offline_for_long_when_the_refresh_falls_due_it_is_tried_at_once() {
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    tab.feed(Event::Online(false));
+    wake_at(&tab, secs(270));
+    assert_eq!(calls(&tab), 1, "offline since 0 s, due at 270 s");
 }
 
 // The session's end and `on_session_ending`.

@@ -133,7 +133,9 @@ pub enum Decision {
 ///
 /// - No refresh configured: sign out when the access token or the refresh token expires,
 ///   whichever comes first.
-/// - Refresh token expired: sign out, also in the middle of retries.
+/// - Refresh token expired: sign out, also in the middle of retries. (The session engine
+///   sends a refresh token that looks expired once more before it signs out, in case the
+///   browser's clock jumped since the server last told its time.)
 /// - Otherwise refresh at the earlier of `refreshed_at + interval` and
 ///   `expires_at - leeway` (but never earlier than half-way through the token's lifetime, so
 ///   tokens shorter than twice the leeway do not refresh in a loop), or, after transient failures, at the last failure plus the
