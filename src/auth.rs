@@ -6,7 +6,7 @@
 //! decision (when to refresh, whether an answer applies, when to sign out) is the engine's
 //! (`crate::engine`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -17,6 +17,8 @@ use leptos::prelude::*;
 use leptos::reactive::owner::LocalStorage as LocalArena;
 
 use crate::config::AuthConfig;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+use crate::config::ServerSees;
 use crate::engine::{Driver, Event, Hook, Id, Io, Settings};
 use crate::error::AuthError;
 use crate::refresh::{RefreshOutcome, RefreshParams};
@@ -47,7 +49,8 @@ impl<U: UserState> Copy for Published<U> {}
 pub(crate) struct BrowserIo<U: UserState> {
     config: AuthConfig<U>,
     storage: Arc<dyn TokenStorage>,
-    published: Published<U>,
+    /// The signals, once they exist (they are made from the engine's first state).
+    published: Cell<Option<Published<U>>>,
     /// The driver this runs for (set once it exists).
     driver: Weak<Shell<U>>,
     #[cfg(target_arch = "wasm32")]
@@ -158,11 +161,14 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
     }
 
     fn publish(&self, state: &AuthState<U>, status: AuthStatus, info: &RefreshInfo) {
-        let Published {
+        let Some(Published {
             state: state_signal,
             status: status_signal,
             info: info_signal,
-        } = self.published;
+        }) = self.published.get()
+        else {
+            return;
+        };
         if state_signal.try_with_untracked(|current| current != state) == Some(true) {
             state_signal.try_set(state.clone());
         }
@@ -205,6 +211,25 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
     }
 }
 
+/// What the first render shows. In a server-rendered app it is made on the server and sent
+/// with the HTML (`SharedValue`), so that the browser's first render while hydrating is the
+/// server's: the status only, never a token (the session itself is in the cookie both read).
+/// Elsewhere it is made in the browser from what storage holds.
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct FirstRender {
+    status: AuthStatus,
+    /// Made on the server (read while hydrating).
+    from_server: bool,
+}
+
+impl FirstRender {
+    /// Made by `make` on the server or in a browser that is not hydrating; read from the
+    /// HTML while hydrating (`make` when it is missing there).
+    fn shared(make: impl FnOnce() -> Self) -> Self {
+        SharedValue::new(make).into_inner()
+    }
+}
+
 /// The auth store's handle: signals to read and actions to call. `Copy`, so it can be moved
 /// into any number of closures. Get it with `use_auth::<U>()`.
 ///
@@ -220,7 +245,8 @@ pub struct Auth<U: UserState> {
     expires_at: Memo<Option<Timestamp>>,
     ends_at: Memo<Option<Timestamp>>,
     claims: Memo<Option<Claims>>,
-    shell: StoredValue<Rc<Shell<U>>, LocalArena>,
+    /// The browser shell; `None` in a server render.
+    shell: Option<StoredValue<Rc<Shell<U>>, LocalArena>>,
 }
 
 impl<U: UserState> Clone for Auth<U> {
@@ -241,8 +267,11 @@ impl<U: UserState> Auth<U> {
     /// Builds the store: reads storage synchronously (so a signed-in user never sees a
     /// signed-out frame) and drops and clears anything unusable. Nothing runs until
     /// [`Auth::start`].
+    ///
+    /// Server-rendered apps: on the server (`ssr`) the store is read from the request's
+    /// cookie and nothing else is built (no engine, no timer); in the browser the first
+    /// render while hydrating shows what the server rendered (see [`FirstRender`]).
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
-        let storage = config.storage();
         let settings = Settings {
             warn_before: config
                 .on_session_ending
@@ -255,34 +284,14 @@ impl<U: UserState> Auth<U> {
             )
         };
         let can_refresh = config.refresh.is_some();
+        let (state, status, shell) = Self::first_render(config, settings);
         let published = Published {
-            state: RwSignal::new(AuthState::signed_out()),
-            status: RwSignal::new(AuthStatus::Unauthenticated),
+            state: RwSignal::new(state),
+            status: RwSignal::new(status),
             info: RwSignal::new(RefreshInfo::default()),
         };
-        let shell = Rc::new_cyclic(|driver| {
-            Driver::new(
-                settings,
-                BrowserIo {
-                    config,
-                    storage,
-                    published,
-                    driver: driver.clone(),
-                    #[cfg(target_arch = "wasm32")]
-                    timer: RefCell::default(),
-                    #[cfg(target_arch = "wasm32")]
-                    tab_sync: RefCell::default(),
-                    #[cfg(target_arch = "wasm32")]
-                    lifecycle: RefCell::default(),
-                    locks: RefCell::default(),
-                    waiters: RefCell::default(),
-                },
-            )
-        });
-        {
-            let engine = shell.engine();
-            published.state.set(engine.state().clone());
-            published.status.set(engine.status());
+        if let Some(shell) = &shell {
+            shell.io().published.set(Some(published));
         }
         let state = published.state;
         let status = published.status;
@@ -302,12 +311,97 @@ impl<U: UserState> Auth<U> {
                         .and_then(|s| Claims::decode(s.auth_token().expose()).ok())
                 })
             }),
-            shell: StoredValue::new_local(shell),
+            shell: shell.map(StoredValue::new_local),
         }
     }
 
+    /// The server's first render: the session in the request's cookie (localStorage and
+    /// sessionStorage cannot be seen there: `Loading`). No engine runs on the server.
+    #[cfg(all(feature = "ssr", not(target_arch = "wasm32")))]
+    fn first_render(
+        config: AuthConfig<U>,
+        settings: Settings,
+    ) -> (AuthState<U>, AuthStatus, Option<Rc<Shell<U>>>) {
+        let now = Timestamp::now();
+        let sees = config.server_sees();
+        let (stored, judged_at) = match sees {
+            ServerSees::Cookie => crate::server::stored_for_render::<U>(config.name(), now),
+            _ => (None, now),
+        };
+        let (engine, _) = crate::engine::Engine::<U>::start(settings, stored, judged_at);
+        let (state, status) = match sees {
+            ServerSees::Cookie => (engine.state().clone(), engine.status()),
+            ServerSees::Nothing => (AuthState::signed_out(), AuthStatus::Loading),
+            ServerSees::SignedOut => (AuthState::signed_out(), AuthStatus::Unauthenticated),
+        };
+        let first = FirstRender::shared(|| FirstRender {
+            status,
+            from_server: true,
+        });
+        (state, first.status, None)
+    }
+
+    /// The browser's first render: what storage holds, or, while hydrating a server render,
+    /// what the server rendered.
+    #[cfg(not(all(feature = "ssr", not(target_arch = "wasm32"))))]
+    fn first_render(
+        config: AuthConfig<U>,
+        settings: Settings,
+    ) -> (AuthState<U>, AuthStatus, Option<Rc<Shell<U>>>) {
+        let storage = config.storage();
+        #[cfg(feature = "hydrate")]
+        let sees = config.server_sees();
+        let shell = Rc::new_cyclic(|driver| {
+            Driver::new(
+                settings,
+                BrowserIo {
+                    config,
+                    storage,
+                    published: Cell::new(None),
+                    driver: driver.clone(),
+                    #[cfg(target_arch = "wasm32")]
+                    timer: RefCell::default(),
+                    #[cfg(target_arch = "wasm32")]
+                    tab_sync: RefCell::default(),
+                    #[cfg(target_arch = "wasm32")]
+                    lifecycle: RefCell::default(),
+                    locks: RefCell::default(),
+                    waiters: RefCell::default(),
+                },
+            )
+        });
+        let (state, status) = {
+            let engine = shell.engine();
+            (engine.state().clone(), engine.status())
+        };
+        let first = FirstRender::shared(|| FirstRender {
+            status,
+            from_server: false,
+        });
+        if !first.from_server {
+            return (state, status, Some(shell));
+        }
+        // Hydrating: the server's status, and the session both read from the cookie (the
+        // engine's own judgement, on this browser's clock, is published after hydration).
+        #[cfg(feature = "hydrate")]
+        let state = match (sees, first.status) {
+            (ServerSees::Cookie, AuthStatus::Authenticated | AuthStatus::Loading) => {
+                let mut hydrated = AuthState::signed_out();
+                let stored = shell.io().storage.load();
+                if let Some(session) = stored
+                    .and_then(|text| crate::storage::record::decode(&text, Timestamp::now()).ok())
+                {
+                    hydrated.adopt(session);
+                }
+                hydrated
+            }
+            _ => AuthState::signed_out(),
+        };
+        (state, first.status, Some(shell))
+    }
+
     fn shell(&self) -> Option<Rc<Shell<U>>> {
-        self.shell.try_get_value()
+        self.shell?.try_get_value()
     }
 
     fn feed(&self, event: Event<U>) {
@@ -420,6 +514,13 @@ impl<U: UserState> Auth<U> {
     /// Makes the first decision (refresh at once, set the timer) and starts listening to
     /// other tabs and to the page's lifecycle; called when the provider mounts.
     pub(crate) fn start(&self) {
+        // After hydrating a server render, what the engine itself read replaces it.
+        if let Some(shell) = self.shell() {
+            let engine = shell.engine();
+            shell
+                .io()
+                .publish(engine.state(), engine.status(), engine.info());
+        }
         #[cfg(target_arch = "wasm32")]
         if let Some(shell) = self.shell() {
             use crate::lifecycle::{is_online, PageEvent, PageLifecycle};
@@ -512,5 +613,9 @@ impl<U: UserState> Auth<U> {
 }
 
 fn disposed() -> AuthError {
-    AuthError::Storage("the AuthProvider has been unmounted".into())
+    if cfg!(all(feature = "ssr", not(target_arch = "wasm32"))) {
+        AuthError::NotInBrowser
+    } else {
+        AuthError::Storage("the AuthProvider has been unmounted".into())
+    }
 }

@@ -302,6 +302,16 @@ impl<U> AuthConfig<U> {
         !matches!(self.storage, StorageChoice::Memory(_))
     }
 
+    /// What a server render can know of the session.
+    #[cfg_attr(not(any(feature = "ssr", feature = "hydrate")), allow(dead_code))]
+    pub(crate) fn server_sees(&self) -> ServerSees {
+        match self.storage {
+            StorageChoice::Cookie(_) => ServerSees::Cookie,
+            StorageChoice::Local | StorageChoice::Session => ServerSees::Nothing,
+            StorageChoice::Memory(_) => ServerSees::SignedOut,
+        }
+    }
+
     /// The storage this configuration writes to.
     pub fn storage(&self) -> Arc<dyn TokenStorage> {
         match &self.storage {
@@ -313,6 +323,18 @@ impl<U> AuthConfig<U> {
             StorageChoice::Memory(memory) => Arc::new(memory.clone()),
         }
     }
+}
+
+/// What a server render can know of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerSees {
+    /// The session cookie, sent with every request.
+    Cookie,
+    /// Nothing: localStorage and sessionStorage stay in the browser. Both halves render
+    /// `Loading`, and the browser resolves it after hydration.
+    Nothing,
+    /// A memory store starts signed out on every page load, on both sides.
+    SignedOut,
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub enum AuthError {
     CookieRejected,
     /// The browser refused the write (storage disabled, quota exceeded, invalid name).
     Storage(String),
+    /// Called during a server render (`ssr`): signing in, updating the user and refreshing
+    /// happen in the browser, after hydration.
+    NotInBrowser,
 }
 
 impl fmt::Display for AuthError {
@@ -108,6 +111,9 @@ impl fmt::Display for AuthError {
                  must allow cookies for this site",
             ),
             AuthError::Storage(reason) => write!(f, "could not store the session: {reason}"),
+            AuthError::NotInBrowser => {
+                f.write_str("the session can only be changed in the browser, not while rendering on the server")
+            }
         }
     }
 }

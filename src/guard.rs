@@ -225,6 +225,11 @@ fn encode_component(text: &str) -> String {
 /// `redirect_to`), also with `next`. While the status is `Loading` the `fallback` is shown.
 /// The guard reacts: signing out on a protected page leaves it.
 ///
+/// In a server render (feature `ssr`) the same decision is a real redirect: leptos_router's
+/// server redirect, which leptos_axum answers with `302` and `Location` (for requests that
+/// accept `text/html`). There the guard must be inside a `<Route>`'s view, as leptos_router's
+/// `<Redirect>` needs the matched route.
+///
 /// ## Usage
 /// ```
 /// use leptos::prelude::*;
@@ -272,7 +277,8 @@ pub fn RequireAuth(
             decide_access(auth.status.get(), claims.as_ref(), role.as_deref(), fresh)
         })
     });
-    Effect::new(move |_| {
+    // Where this user goes instead, if anywhere.
+    let target = move |access: Access| {
         let here = || {
             let path = location.pathname.get_untracked();
             let search = location.search.get_untracked();
@@ -282,22 +288,36 @@ pub fn RequireAuth(
                 format!("{path}?{search}")
             }
         };
-        let target = match access.get() {
-            Access::Loading | Access::Granted => return,
-            Access::SignInRequired => with_next(&redirect_to, &here()),
-            Access::RoleRequired => role_redirect_to.clone().unwrap_or_else(|| "/".into()),
-            Access::FreshRequired => with_next(
+        match access {
+            Access::Loading | Access::Granted => None,
+            Access::SignInRequired => Some(with_next(&redirect_to, &here())),
+            Access::RoleRequired => Some(role_redirect_to.clone().unwrap_or_else(|| "/".into())),
+            Access::FreshRequired => Some(with_next(
                 fresh_redirect_to.as_deref().unwrap_or(&redirect_to),
                 &here(),
-            ),
-        };
-        navigate(
-            &target,
-            NavigateOptions {
-                replace: true,
-                ..Default::default()
-            },
-        );
+            )),
+        }
+    };
+    // On the server: a real redirect (302 with `Location`, which leptos_axum sets from
+    // leptos_router's server redirect), not an empty page.
+    #[cfg(feature = "ssr")]
+    if let Some(path) = target(access.get_untracked()) {
+        leptos_router::components::Redirect(leptos_router::components::RedirectProps {
+            path,
+            options: None,
+        });
+    }
+    // In the browser (effects run only there): follow every change of access.
+    Effect::new(move |_| {
+        if let Some(target) = target(access.get()) {
+            navigate(
+                &target,
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
     });
     move || match access.get() {
         Access::Granted => children().into_any(),

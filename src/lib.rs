@@ -77,6 +77,7 @@ mod hooks;
 mod lifecycle;
 mod provider;
 pub mod refresh;
+pub mod server;
 pub mod state;
 pub mod storage;
 mod sync;

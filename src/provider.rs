@@ -20,6 +20,14 @@ use crate::hooks::AuthContext;
 /// unmounts, its timers and listeners stop; a refresh answer still out is still stored when
 /// it comes, if its token chain is still the current one (a rotated refresh token is never lost).
 ///
+/// Server-rendered apps (features `ssr` on the server half, `hydrate` on the browser half):
+/// on the server the provider reads the session cookie from the request
+/// (`http::request::Parts`, which leptos_axum provides) and renders with it, starting
+/// nothing; localStorage and sessionStorage cannot be seen there and render `Loading`. The
+/// status it rendered travels with the HTML (never a token), so the browser's first render
+/// while hydrating equals the server's; the store starts (timers, listeners, a due refresh)
+/// once the page is hydrated.
+///
 /// ## Usage
 /// ```
 /// use leptos::prelude::*;
@@ -65,6 +73,11 @@ where
         provide_context(auth);
         provide_context(AuthContext::from(auth));
         on_cleanup(move || auth.shutdown());
+        // Hydrating a server render, the store starts once the page is hydrated (effects run
+        // only in the browser, after hydration); a client-rendered app starts it at once.
+        #[cfg(feature = "hydrate")]
+        Effect::new(move || untrack(|| auth.start()));
+        #[cfg(not(feature = "hydrate"))]
         auth.start();
         children()
     });

@@ -28,7 +28,7 @@ impl<T> UserState for T where
 }
 
 /// Whether the user is signed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AuthStatus {
     /// Not known yet: the stored access token had expired and the start-up refresh is running.
     Loading,

@@ -1337,6 +1337,8 @@ pub(crate) struct Driver<U, I> {
 impl<U: UserState, I: Io<U>> Driver<U, I> {
     /// Builds the engine from what storage holds, clearing an unusable value. Nothing is
     /// decided until [`Driver::feed`] is first called (usually with [`Event::Wake`]).
+    // A server render (`ssr`) runs no driver, only `Engine::start`.
+    #[cfg_attr(all(feature = "ssr", not(target_arch = "wasm32")), allow(dead_code))]
     pub(crate) fn new(settings: Settings, io: I) -> Self {
         let now = io.now();
         let (engine, clear) = Engine::start(settings, io.load(), now);

@@ -112,6 +112,36 @@ fn test() -> Result {
         ]),
     )?;
     run(
+        "clippy (server half: ssr)",
+        cargo().args([
+            "clippy",
+            "-p",
+            "leptos-auth-kit",
+            "--all-targets",
+            "--features",
+            "ssr",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy (browser half: wasm32, hydrate)",
+        cargo().args([
+            "clippy",
+            "-p",
+            "leptos-auth-kit",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--features",
+            "hydrate",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
         "rustdoc (broken links are errors)",
         cargo()
             .args(["doc", "--no-deps", "-p", "leptos-auth-kit"])
@@ -121,6 +151,30 @@ fn test() -> Result {
         "native tests",
         // The session simulation runs next, optimised.
         cargo().args(["test", "--workspace", "--", "--skip", "engine::simulation"]),
+    )?;
+    run(
+        "server render tests (ssr)",
+        cargo().args([
+            "test",
+            "-p",
+            "leptos-auth-kit",
+            "--features",
+            "ssr",
+            "--test",
+            "ssr",
+        ]),
+    )?;
+    run(
+        "server session reading tests (ssr)",
+        cargo().args([
+            "test",
+            "-p",
+            "leptos-auth-kit",
+            "--features",
+            "ssr",
+            "--lib",
+            "server::",
+        ]),
     )?;
     simulation()?;
     bench()?;
