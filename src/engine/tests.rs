@@ -1137,6 +1137,13 @@ fn failures_while_offline_do_not_count_toward_the_backoff() {
     assert_eq!(calls(&tab), 3, "no backoff from the offline failures");
 }
 
+/// The timer fires at `offset` and the offline probe it starts fails, as offline calls do.
+fn probe_fails_at(tab: &Tab, offset: Duration) {
+    wake_at(tab, offset);
+    let (call, _) = last_call(tab);
+    answer(tab, call, Err(RefreshError::Transient("offline".into())));
+}
+
 #[test]
 fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
     let tab = tab(Setup::default());
@@ -1148,13 +1155,9 @@ fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
     // The probe (a minute after going offline) fails, as offline calls do; the next one
     // would come after the refresh token's end.
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(320)));
-    wake_at(&tab, secs(320));
-    let (call, _) = last_call(&tab);
-    answer(&tab, call, Err(RefreshError::Transient("offline".into())));
+    probe_fails_at(&tab, secs(320));
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(380)));
-    wake_at(&tab, secs(380));
-    let (call, _) = last_call(&tab);
-    answer(&tab, call, Err(RefreshError::Transient("offline".into())));
+    probe_fails_at(&tab, secs(380));
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(400)));
     // Offline the server cannot be asked: the clock ends the session, without a call.
     wake_at(&tab, secs(400));
@@ -1177,11 +1180,9 @@ fn offline_a_due_refresh_is_tried_once_a_minute_in_case_navigator_online_is_wron
     at(&tab, secs(290));
     tab.feed(Event::Online(false));
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(310)));
-    wake_at(&tab, secs(310));
+    probe_fails_at(&tab, secs(310));
     assert_eq!(calls(&tab), 1);
     // A failed try does not grow the backoff; the next is a minute later.
-    let (call, _) = last_call(&tab);
-    answer(&tab, call, Err(RefreshError::Transient("offline".into())));
     assert_eq!(tab.engine().failures.count, 0);
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(370)));
     wake_at(&tab, secs(340));

@@ -152,30 +152,18 @@ fn test() -> Result {
         // The session simulation runs next, optimised.
         cargo().args(["test", "--workspace", "--", "--skip", "engine::simulation"]),
     )?;
-    run(
-        "server render tests (ssr)",
-        cargo().args([
-            "test",
-            "-p",
-            "leptos-auth-kit",
-            "--features",
-            "ssr",
-            "--test",
-            "ssr",
-        ]),
-    )?;
-    run(
-        "server session reading tests (ssr)",
-        cargo().args([
-            "test",
-            "-p",
-            "leptos-auth-kit",
-            "--features",
-            "ssr",
-            "--lib",
-            "server::",
-        ]),
-    )?;
+    // The server half: rendering with request parts, and reading sessions from headers.
+    for (what, target) in [
+        ("server render tests (ssr)", ["--test", "ssr"]),
+        ("server session reading tests (ssr)", ["--lib", "server::"]),
+    ] {
+        run(
+            what,
+            cargo()
+                .args(["test", "-p", "leptos-auth-kit", "--features", "ssr"])
+                .args(target),
+        )?;
+    }
     simulation()?;
     bench()?;
     run(
