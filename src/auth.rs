@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos::reactive::owner::LocalStorage as LocalArena;
 
 use crate::config::AuthConfig;
-#[cfg(any(feature = "ssr", feature = "hydrate"))]
+#[cfg(any(all(feature = "ssr", not(target_arch = "wasm32")), feature = "hydrate"))]
 use crate::config::ServerSees;
 use crate::engine::{Driver, Event, Hook, Id, Io, Settings};
 use crate::error::AuthError;
@@ -349,8 +349,10 @@ impl<U: UserState> Auth<U> {
         settings: Settings,
     ) -> (AuthState<U>, AuthStatus, Option<Rc<Shell<U>>>) {
         let storage = config.storage();
+        // What the server read too, before the engine clears anything it finds unusable on
+        // this clock (an access token that expired since the server rendered).
         #[cfg(feature = "hydrate")]
-        let sees = config.server_sees();
+        let (sees, stored) = (config.server_sees(), storage.load());
         let shell = Rc::new_cyclic(|driver| {
             Driver::new(
                 settings,
@@ -387,7 +389,6 @@ impl<U: UserState> Auth<U> {
         let state = match (sees, first.status) {
             (ServerSees::Cookie, AuthStatus::Authenticated | AuthStatus::Loading) => {
                 let mut hydrated = AuthState::signed_out();
-                let stored = shell.io().storage.load();
                 if let Some(session) = stored
                     .and_then(|text| crate::storage::record::decode(&text, Timestamp::now()).ok())
                 {

@@ -303,7 +303,10 @@ impl<U> AuthConfig<U> {
     }
 
     /// What a server render can know of the session.
-    #[cfg_attr(not(any(feature = "ssr", feature = "hydrate")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(all(feature = "ssr", not(target_arch = "wasm32")), feature = "hydrate")),
+        allow(dead_code)
+    )]
     pub(crate) fn server_sees(&self) -> ServerSees {
         match self.storage {
             StorageChoice::Cookie(_) => ServerSees::Cookie,

@@ -547,6 +547,7 @@ impl<U> AuthState<U> {
             Ok(access) => access,
             Err(err) => {
                 if rotated {
+                    forget_past_end(session, now);
                     session.generation += 1;
                     self.bump();
                 }
@@ -562,6 +563,7 @@ impl<U> AuthState<U> {
                 .refresh_expires_at
                 .map(|at| at.shifted(session.clock_offset.saturating_sub(offset)));
         }
+        forget_past_end(session, now);
         session.clock_offset = offset;
         if let Some(token_type) = token_type {
             session.token_type = token_type;
@@ -573,6 +575,15 @@ impl<U> AuthState<U> {
         session.generation += 1;
         self.bump();
         RefreshApplied::Applied
+    }
+}
+
+/// The server has just accepted (or issued) the session's refresh token: if it looks expired
+/// on this clock, the clock is what is wrong (it jumped, and nothing judged the offset anew),
+/// and the token's end is unknown until the server refuses it.
+fn forget_past_end<U>(session: &mut Session<U>, now: Timestamp) {
+    if session.refresh_expires_at.is_some_and(|at| at <= now) {
+        session.refresh_expires_at = None;
     }
 }
 

@@ -13,7 +13,7 @@ use leptos_router::components::{provide_server_redirect, Route, Router, Routes};
 use leptos_router::location::RequestUrl;
 use leptos_router::path;
 
-#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct User {
     name: String,
 }
@@ -77,6 +77,8 @@ fn Greeting() -> impl IntoView {
     view! {
         <p id="status">{move || format!("{:?}", auth.status().get())}</p>
         <p id="user">{move || auth.user().get().map(|user| user.name)}</p>
+        // An app that renders the whole state shows no token (`Debug` hides them).
+        <p id="state">{move || format!("{:?}", auth.state().get())}</p>
     }
 }
 
@@ -107,8 +109,8 @@ fn the_server_renders_from_the_session_cookie() {
         (Some(cookie("_auth", ended)), "Unauthenticated", false),
         // Expired access token, valid refresh token: the browser refreshes after hydration.
         (Some(cookie("_auth", &record(-10, 3_600))), "Loading", true),
-        // Both expired by the clock: still Loading, as the browser asks the server once after
-        // hydration before it signs out (the clock may be what is wrong).
+        // Both expired by the clock (a browser drops the cookie then, at its Max-Age; one sent
+        // anyway): Loading, as the browser half asks the server once before it signs out.
         (Some(cookie("_auth", &record(-10, -5))), "Loading", true),
     ];
     for (cookies, status, shows_user) in rows {
@@ -118,6 +120,11 @@ fn the_server_renders_from_the_session_cookie() {
         assert!(html.contains(status), "{cookies:?}: {html}");
         assert_eq!(html.contains("Ada"), shows_user, "{cookies:?}: {html}");
         assert!(!html.contains("refresh-secret"), "{html}");
+        assert!(
+            !html.contains(&jwt_for(300)[..20]),
+            "no access token: {html}"
+        );
+        assert!(html.contains("AuthState"), "the state is rendered: {html}");
     }
 }
 

@@ -63,7 +63,7 @@ pub(crate) const LATE_CALL_HOLD: Duration = Duration::from_secs(300);
 
 /// While the browser says it is offline, a refresh that is due is still tried this often:
 /// `navigator.onLine` can be wrong (a VPN, a captive portal, a lost `online` event), and a
-/// store that believed it would never refresh again.
+/// store that believed it would not refresh again until the next `online` event.
 pub(crate) const OFFLINE_PROBE: Duration = Duration::from_secs(60);
 
 /// Identifies a flight, a refresh call, a lock request or a waiter.
@@ -866,13 +866,15 @@ impl<U: UserState> Engine<U> {
                     });
                 }
             }
-            Phase::Calling { deadline, .. } if *deadline <= now => {
+            Phase::Calling { deadline, call } if *deadline <= now => {
+                let sent = call.sent.clone();
                 let reason = format!(
                     "refresh timed out after {} s",
                     self.settings.timeout.as_secs_f32()
                 );
                 self.record_failure(now, &reason);
-                self.finish(RefreshOutcome::Failed(reason));
+                self.finish(RefreshOutcome::Failed(reason.clone()));
+                self.final_call_failed(now, &sent, &reason);
             }
             Phase::Settling { sent, until, .. } if *until <= now => {
                 let sent = sent.clone();
@@ -921,11 +923,16 @@ impl<U: UserState> Engine<U> {
                 if self.late_call_guards(now).is_some() {
                     let reason = "waiting for the answer to an earlier refresh".to_owned();
                     self.finish(RefreshOutcome::Failed(reason));
-                } else if self.offline || self.final_call.as_ref() == Some(&chain) {
+                } else if (self.offline && now < self.probe_at)
+                    || self.final_call.as_ref() == Some(&chain)
+                {
                     // The server was asked and could not be reached (or cannot be now): the
                     // clock decides.
                     self.end_session("the refresh token expired".into());
                 } else {
+                    if self.offline {
+                        self.probe_at = now + OFFLINE_PROBE;
+                    }
                     // Expired by the browser's clock, which may have jumped since the server
                     // last told us its time: the server decides. Its refusal ends the session,
                     // its answer keeps it and judges the clock anew.
@@ -1035,10 +1042,26 @@ impl<U: UserState> Engine<U> {
             }
             Err(RefreshError::Transient(reason)) if is_current => {
                 self.record_failure(now, &reason);
-                self.finish(RefreshOutcome::Failed(reason));
+                self.finish(RefreshOutcome::Failed(reason.clone()));
+                self.final_call_failed(now, &sent, &reason);
             }
             // A late failure: the attempt it belonged to already counted as failed.
             Err(_) => {}
+        }
+    }
+
+    /// A call sent to ask whether a refresh token that looks expired really is could not
+    /// reach the server: the clock decides, now (not after a backoff, during which the
+    /// status would show signed in; nor after the late-call hold).
+    fn final_call_failed(&mut self, now: Timestamp, sent: &Token, reason: &str) {
+        let expired = self
+            .state
+            .session()
+            .is_some_and(|session| session.chain_token() == sent && session.refresh_expired(now));
+        if expired && self.final_call.as_ref() == Some(sent) {
+            self.end_session(format!(
+                "the refresh token expired (the server could not be asked: {reason})"
+            ));
         }
     }
 
@@ -1266,12 +1289,15 @@ impl<U: UserState> Engine<U> {
                 Decision::WakeAt(at) => Some(at),
                 // Offline the refresh waits for `Online` or the probe; the refresh token may
                 // end meanwhile.
-                Decision::RefreshNow if self.offline => self
-                    .state
-                    .session()
-                    .and_then(|session| session.refresh_expires_at())
-                    .map_or(self.probe_at, |end| end.min(self.probe_at))
-                    .into(),
+                // (The probe waits for a flight under way to end: it cannot start before.)
+                Decision::RefreshNow if self.offline => {
+                    let probe = self.flight.is_none().then_some(self.probe_at);
+                    let end = self
+                        .state
+                        .session()
+                        .and_then(|session| session.refresh_expires_at());
+                    [probe, end].into_iter().flatten().min()
+                }
                 _ => None,
             }
         };

@@ -838,16 +838,65 @@ fn a_refresh_token_that_looks_expired_ends_the_session_when_the_server_cannot_be
             // No answer within the timeout.
             None => wake_at(&tab, secs(1_000 + 30)),
         }
-        if tab.engine().state().is_signed_in() {
-            // After the backoff's first step (at least 100 ms): no second call.
-            let next = tab.io().timer.get().expect("a timer");
-            tab.io().clock.set(next);
-            tab.feed(Event::Wake);
-        }
+        // At once: not after a backoff (signed in meanwhile), nor after the late-call hold.
         assert_eq!(calls(&tab), 1, "{failure:?}: asked once");
         assert!(!tab.engine().state().is_signed_in(), "{failure:?}");
         assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
     }
+}
+
+#[test]
+fn an_answer_to_a_refresh_token_that_still_looks_expired_leaves_its_end_unknown() {
+    // Nothing in the answer judges the clock anew (no `iat`, no `Date`): the refresh token the
+    // server just accepted, kept (no rotation) or a new one whose `exp` is behind this
+    // clock, still looks expired. The server said otherwise: its end is unknown from here,
+    // and only a refusal ends the session. No second "final" call, no call loop.
+    let behind = jwt(&format!(r#"{{"exp":{}}}"#, (T0 + secs(500)).unix_seconds()));
+    for refresh in [None, Some(behind)] {
+        let tab = jumped_past_the_refresh_end();
+        let (call, _) = last_call(&tab);
+        let mut answer_ = Refreshed::new("a2").expires_in(secs(300));
+        if let Some(refresh) = &refresh {
+            answer_ = answer_.refresh_token(refresh.clone());
+        }
+        answer(&tab, call, Ok(answer_));
+        assert!(tab.engine().state().is_signed_in(), "{refresh:?}");
+        assert_eq!(session(&tab).unwrap().refresh_expires_at(), None);
+        assert_eq!(*tab.io().hooks.borrow(), vec![Hook::Refreshed]);
+        wake_at(&tab, secs(1_005));
+        assert_eq!(calls(&tab), 1, "no call until the next refresh is due");
+        assert_eq!(tab.io().timer.get(), Some(T0 + secs(1_000 + 270)));
+    }
+}
+
+#[test]
+fn offline_with_the_probe_due_the_server_is_still_asked() {
+    let tab = tab(Setup::default());
+    sign_in_ending(&tab, 400);
+    tab.feed(Event::Online(false));
+    wake_at(&tab, secs(1_000));
+    assert_eq!(
+        calls(&tab),
+        1,
+        "`navigator.onLine` may be wrong: the probe asks"
+    );
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2).refresh_expires_in(secs(400))));
+    assert!(tab.engine().state().is_signed_in());
+}
+
+#[test]
+fn offline_a_flight_under_way_does_not_spin_the_timer() {
+    // Defect: with a flight under way the probe cannot start, and a probe instant in the
+    // past set the timer to the past again at every wake.
+    let tab = tab(Setup::default());
+    sign_in(&tab, 300);
+    tab.feed(Event::Online(false));
+    at(&tab, secs(250));
+    request(&tab); // a 401: the call hangs
+    wake_at(&tab, secs(270));
+    let timer = tab.io().timer.get().expect("the call's deadline");
+    assert!(timer > T0 + secs(270), "{timer:?}");
 }
 
 #[test]
