@@ -177,7 +177,7 @@ impl SessionReader {
         let expires_at = claims
             .as_ref()
             .and_then(Claims::expires_at)
-            .unwrap_or_else(|| shift(session.expires_at(), session.clock_offset_ms()));
+            .unwrap_or_else(|| session.expires_at().shifted(session.clock_offset_ms()));
         if expires_at <= now {
             return Err(NoSession::Expired { at: expires_at });
         }
@@ -218,11 +218,6 @@ impl SessionReader {
     }
 }
 
-/// `at` on the browser's clock moved to the server's, `offset_ms` ahead.
-fn shift(at: Timestamp, offset_ms: i64) -> Timestamp {
-    Timestamp::from_unix_millis(at.unix_millis().saturating_add_signed(offset_ms))
-}
-
 /// Every `Cookie` header of a request as one `document.cookie`-style string (HTTP/2 may
 /// send several). Headers that are not text are skipped.
 #[cfg(feature = "ssr")]
@@ -251,7 +246,7 @@ pub(crate) fn stored_for_render<U: UserState>(
         .as_deref()
         .and_then(|text| record::decode::<U>(text, now).ok())
         .map_or(0, |session| session.clock_offset_ms());
-    (text, shift(now, -offset))
+    (text, now.shifted(offset.saturating_neg()))
 }
 
 #[cfg(test)]

@@ -1137,8 +1137,7 @@ fn a_page_back_from_the_cache_after_a_sign_out_elsewhere_shows_signed_out() {
 fn offline_the_schedule_waits_for_the_network_and_refreshes_once_when_it_is_back() {
     let tab = tab(Setup::default());
     sign_in(&tab, 300);
-    at(&tab, secs(260));
-    tab.feed(Event::Online(false));
+    offline_at(&tab, secs(260));
     wake_at(&tab, secs(270));
     assert_eq!(calls(&tab), 0, "no call while offline");
     assert_eq!(
@@ -1186,6 +1185,12 @@ fn failures_while_offline_do_not_count_toward_the_backoff() {
     assert_eq!(calls(&tab), 3, "no backoff from the offline failures");
 }
 
+/// The browser goes offline at `offset`.
+fn offline_at(tab: &Tab, offset: Duration) {
+    at(tab, offset);
+    tab.feed(Event::Online(false));
+}
+
 /// The timer fires at `offset` and the offline probe it starts fails, as offline calls do.
 fn probe_fails_at(tab: &Tab, offset: Duration) {
     wake_at(tab, offset);
@@ -1197,8 +1202,7 @@ fn probe_fails_at(tab: &Tab, offset: Duration) {
 fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
     let tab = tab(Setup::default());
     sign_in_ending(&tab, 400);
-    at(&tab, secs(260));
-    tab.feed(Event::Online(false));
+    offline_at(&tab, secs(260));
     wake_at(&tab, secs(270));
     assert_eq!(calls(&tab), 0);
     // The probe (a minute after going offline) fails, as offline calls do; the next one
@@ -1219,15 +1223,13 @@ fn offline_the_end_of_the_refresh_token_still_ends_the_session() {
 fn offline_a_due_refresh_is_tried_once_a_minute_in_case_navigator_online_is_wrong() {
     let tab = tab(Setup::default());
     sign_in(&tab, 300);
-    at(&tab, secs(250));
-    tab.feed(Event::Online(false));
+    offline_at(&tab, secs(250));
     // Due at 270, but the network looks gone: the first try a minute after it went.
     wake_at(&tab, secs(270));
     assert_eq!(calls(&tab), 0);
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(310)));
     // A second `offline` does not push the try back.
-    at(&tab, secs(290));
-    tab.feed(Event::Online(false));
+    offline_at(&tab, secs(290));
     assert_eq!(tab.io().timer.get(), Some(T0 + secs(310)));
     probe_fails_at(&tab, secs(310));
     assert_eq!(calls(&tab), 1);
