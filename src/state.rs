@@ -12,7 +12,9 @@ use serde::Serialize;
 use crate::error::AuthError;
 use crate::refresh::Refreshed;
 use crate::time::{earliest, Timestamp};
-use crate::token::{check_token_text, clock_offset, jwt_expiry, offset_between, Token, TokenInfo};
+use crate::token::{
+    check_token_text, clock_offset, jwt_expiry, offset_between, Token, TokenInfo, SKEW_THRESHOLD,
+};
 
 /// What a user state type must be: cloneable, comparable (so that views reading only the user
 /// do not re-render when a refresh keeps it the same), and serialisable for storage.
@@ -579,10 +581,16 @@ impl<U> AuthState<U> {
 }
 
 /// The server has just accepted (or issued) the session's refresh token: if it looks expired
-/// on this clock, the clock is what is wrong (it jumped, and nothing judged the offset anew),
-/// and the token's end is unknown until the server refuses it.
+/// on this clock by more than the noise of whole-second `exp` and of the network
+/// ([`SKEW_THRESHOLD`]), the clock is what is wrong (it jumped, and nothing judged the offset
+/// anew), and the token's end is unknown until the server refuses it. Within the noise the
+/// clock agrees with the server's (many servers accept a token during the second its `exp`
+/// names): the end stays where it was announced.
 fn forget_past_end<U>(session: &mut Session<U>, now: Timestamp) {
-    if session.refresh_expires_at.is_some_and(|at| at <= now) {
+    if session
+        .refresh_expires_at
+        .is_some_and(|at| at + SKEW_THRESHOLD <= now)
+    {
         session.refresh_expires_at = None;
     }
 }

@@ -1106,6 +1106,15 @@ impl<U: UserState> Engine<U> {
                 if is_current || retry_with_same_token {
                     self.finish(RefreshOutcome::Refreshed);
                 }
+                // The final call was answered within the clock's noise of the refresh token's
+                // end (see `forget_past_end`): the end stands, and it is now.
+                let at_the_end = self.state.session().is_some_and(|session| {
+                    self.final_call.as_ref() == Some(session.chain_token())
+                        && session.refresh_expired(now)
+                });
+                if at_the_end {
+                    self.end_session("the refresh token expired".into());
+                }
             }
             RefreshApplied::Unusable(err) => {
                 if rotated {

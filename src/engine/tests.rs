@@ -870,6 +870,35 @@ fn an_answer_to_a_refresh_token_that_still_looks_expired_leaves_its_end_unknown(
 }
 
 #[test]
+fn an_answer_in_the_refresh_tokens_last_second_ends_the_session_where_announced() {
+    // Many servers (jsonwebtoken's validation among them) accept a token during the second its
+    // whole-second `exp` names, so the call made at the end, on a clock that agrees with the
+    // server's, may be answered. That is no clock error: the end stays, and the session ends
+    // where `session_ends_at` said, without a further call. (Regression: the end was
+    // forgotten, and the session lasted until the next refresh was refused.)
+    for late in [millis(0), millis(400), millis(4_900)] {
+        let tab = tab(Setup::default());
+        sign_in_ending(&tab, 400);
+        wake_at(&tab, secs(270));
+        let (call, _) = last_call(&tab);
+        answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
+        assert_eq!(tab.io().timer.get(), Some(T0 + secs(400)), "{late:?}");
+        wake_at(&tab, secs(400));
+        assert_eq!(calls(&tab), 2, "{late:?}: the server is asked at the end");
+        at(&tab, secs(400) + late);
+        let (call, _) = last_call(&tab);
+        answer(&tab, call, Ok(Refreshed::new("a3").expires_in(secs(300))));
+        assert!(!tab.engine().state().is_signed_in(), "{late:?}");
+        assert_eq!(calls(&tab), 2, "{late:?}");
+        assert_eq!(
+            tab.io().hooks.borrow().last(),
+            Some(&Hook::SessionExpired),
+            "{late:?}"
+        );
+    }
+}
+
+#[test]
 fn offline_with_the_probe_due_the_server_is_still_asked() {
     let tab = tab(Setup::default());
     sign_in_ending(&tab, 400);
