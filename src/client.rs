@@ -30,6 +30,11 @@ pub enum ClientError {
         /// What the server said.
         message: String,
     },
+    /// Called outside a browser: on the server half of a server-rendered app (feature `ssr`)
+    /// nothing is sent. Load data there in a server function that reads the session with
+    /// [`crate::server::SessionReader`], and use the client from the browser (actions,
+    /// effects, event handlers).
+    NotInBrowser,
 }
 
 impl fmt::Display for ClientError {
@@ -41,6 +46,7 @@ impl fmt::Display for ClientError {
             }
             ClientError::Network(reason) => write!(f, "request failed: {reason}"),
             ClientError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
+            ClientError::NotInBrowser => f.write_str("requests are sent from the browser only"),
         }
     }
 }
@@ -137,10 +143,8 @@ pub fn after_refresh(outcome: &RefreshOutcome, signed_in: bool) -> Result<(), Cl
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 pub use browser::{use_auth_client, AuthClient};
 
-#[cfg(target_arch = "wasm32")]
 mod browser {
     use gloo_net::http::{Request, RequestBuilder, Response};
     use serde::de::DeserializeOwned;
@@ -236,6 +240,9 @@ mod browser {
             &self,
             build: impl Fn(Option<&str>) -> Result<Request, gloo_net::Error>,
         ) -> Result<Response, ClientError> {
+            if cfg!(not(target_arch = "wasm32")) {
+                return Err(ClientError::NotInBrowser);
+            }
             let auth = self.auth;
             let now = Timestamp::now();
             let state = auth.snapshot_state();

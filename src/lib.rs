@@ -107,7 +107,6 @@ pub use token::{Claims, Token, TokenInfo};
 
 /// Everything an app usually needs: `use leptos_auth_kit::prelude::*;`.
 pub mod prelude {
-    #[cfg(target_arch = "wasm32")]
     pub use crate::client::{use_auth_client, AuthClient};
     pub use crate::guard::{use_next_path, RequireAuth};
     pub use crate::{

@@ -158,6 +158,28 @@ fn changing_the_session_on_the_server_is_a_typed_error() {
     assert!(html.contains("NotInBrowser"), "{html}");
 }
 
+/// A component shared by both halves that sends with the client: it compiles on the server,
+/// and a call there sends nothing and says why.
+#[component]
+fn Orders() -> impl IntoView {
+    let client = use_auth_client::<User>();
+    let sent = futures::executor::block_on(client.get("/api/orders")).map(|_| ());
+    let read = futures::executor::block_on(client.get_json::<Vec<String>>("/api/orders"));
+    format!("{sent:?} {read:?}")
+}
+
+#[test]
+fn the_client_compiles_on_the_server_and_sends_nothing_there() {
+    let signed_in = Some(cookie("_auth", &record(300, 3_600)));
+    let (html, _) = render("/", signed_in, || {
+        view! { <AuthProvider config={AuthConfig::<User>::cookie("_auth")}><Orders/></AuthProvider> }
+    });
+    assert!(
+        html.contains("Err(NotInBrowser) Err(NotInBrowser)"),
+        "{html}"
+    );
+}
+
 fn guarded_app() -> impl IntoView {
     view! {
         <AuthProvider config={AuthConfig::<User>::cookie("_auth").refresh(refresh())}>
