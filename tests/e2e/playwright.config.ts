@@ -9,6 +9,7 @@ const root = '../..';
 export default defineConfig({
   testDir: '.',
   testMatch: '*.spec.ts',
+  testIgnore: 'ssr.spec.ts', // the server-rendered example has its own config (ssr.config.ts)
   workers: 1,
   retries: 0,
   timeout: 90_000,

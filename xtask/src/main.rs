@@ -7,18 +7,21 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
-const USAGE: &str = "usage: cargo xtask <test|demo|e2e|bench|fuzz [seconds]>
+const USAGE: &str = "usage: cargo xtask <test|demo|ssr|e2e|bench|fuzz [seconds]>
   test   install what is missing (wasm target, Chromium + chromedriver, wasm-bindgen-cli at
          the lockfile's version, trunk, the e2e npm packages), then run fmt, clippy (host and
          wasm32), native tests, the session simulation (10,000 seeded histories;
          SIM_HISTORIES=N for more), the refresh benchmark, the browser tests in headless
-         Chromium and the Playwright end-to-end suite
+         Chromium and the Playwright end-to-end suites (the demo, the server-rendered example)
   demo   run the demo app and demo server: http://127.0.0.1:8080
-  e2e    only the Playwright end-to-end suite
+  ssr    build and run the server-rendered example (examples/ssr): http://127.0.0.1:3000
+  e2e    only the Playwright end-to-end suites
   bench  print the refresh engine's figures for a simulated hour
   fuzz   explore with every fuzz target for [seconds] each (default 60; needs the nightly
          toolchain); `test` runs them from the committed seeds with a fixed random seed and a
          fixed number of inputs when nightly is there, the same inputs on every machine";
+
+const WASM: &str = "wasm32-unknown-unknown";
 
 /// The trunk release that builds with this machine's Rust (newer ones need a newer Rust).
 const TRUNK_VERSION: &str = "0.21.14";
@@ -28,6 +31,7 @@ fn main() {
     let result = match task.as_str() {
         "test" => test(),
         "demo" => demo(),
+        "ssr" => ssr(),
         "e2e" => setup().and_then(|()| e2e()),
         "bench" => bench(),
         "fuzz" => match env::args().nth(2).map(|s| s.parse::<u64>()) {
@@ -86,61 +90,60 @@ fn test() -> Result {
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--check"]),
     )?;
-    run(
-        "clippy (host)",
-        cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    run(
-        "clippy (wasm32)",
-        cargo().args([
-            "clippy",
-            "-p",
-            "leptos-auth-kit",
-            "--all-targets",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    run(
-        "clippy (server half: ssr)",
-        cargo().args([
-            "clippy",
-            "-p",
-            "leptos-auth-kit",
-            "--all-targets",
-            "--features",
-            "ssr",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    run(
-        "clippy (browser half: wasm32, hydrate)",
-        cargo().args([
-            "clippy",
-            "-p",
-            "leptos-auth-kit",
-            "--lib",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--features",
-            "hydrate",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
+    // (what, the package and targets checked, features, target triple)
+    let clippy_runs: [(&str, &[&str], Option<&str>, Option<&str>); 7] = [
+        ("host", &["--workspace", "--all-targets"], None, None),
+        (
+            "wasm32",
+            &["-p", "leptos-auth-kit", "--all-targets"],
+            None,
+            Some(WASM),
+        ),
+        (
+            "server half: ssr",
+            &["-p", "leptos-auth-kit", "--all-targets"],
+            Some("ssr"),
+            None,
+        ),
+        (
+            "browser half: wasm32, hydrate",
+            &["-p", "leptos-auth-kit", "--lib"],
+            Some("hydrate"),
+            Some(WASM),
+        ),
+        (
+            "demo app: wasm32",
+            &["-p", "demo", "--all-targets"],
+            None,
+            Some(WASM),
+        ),
+        (
+            "ssr example, server",
+            &["-p", "ssr-example", "--all-targets"],
+            Some("ssr"),
+            None,
+        ),
+        (
+            "ssr example, browser",
+            &["-p", "ssr-example", "--lib"],
+            Some("hydrate"),
+            Some(WASM),
+        ),
+    ];
+    for (what, packages, features, target) in clippy_runs {
+        let mut clippy = cargo();
+        clippy.arg("clippy").args(packages);
+        if let Some(features) = features {
+            clippy.args(["--features", features]);
+        }
+        if let Some(target) = target {
+            clippy.args(["--target", target]);
+        }
+        run(
+            &format!("clippy ({what})"),
+            clippy.args(["--", "-D", "warnings"]),
+        )?;
+    }
     run(
         "rustdoc (broken links are errors)",
         cargo()
@@ -356,7 +359,68 @@ fn e2e() -> Result {
             .args(["playwright", "test"])
             .current_dir(&e2e_dir)
             .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
+    )?;
+    build_ssr_example()?;
+    run(
+        "end-to-end tests (Playwright: the server-rendered example)",
+        Command::new("npx")
+            .args(["playwright", "test", "-c", "ssr.config.ts"])
+            .current_dir(&e2e_dir)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
     )
+}
+
+/// Where the server-rendered example's browser half goes (`pkg/` under it), as cargo-leptos
+/// would put it.
+const SSR_SITE: &str = "target/ssr-site";
+
+/// Builds both halves of the server-rendered example without cargo-leptos: the wasm library
+/// (`hydrate`) through wasm-bindgen into `target/ssr-site/pkg`, and the server (`ssr`).
+fn build_ssr_example() -> Result {
+    run(
+        "build the ssr example's browser half (wasm32, hydrate)",
+        cargo()
+            .args(["build", "-p", "ssr-example", "--lib", "--target", WASM])
+            .args(["--features", "hydrate"]),
+    )?;
+    run(
+        "wasm-bindgen the browser half into target/ssr-site/pkg",
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript"])
+            .args(["--out-name", "ssr_example", "--out-dir"])
+            .arg(root().join(SSR_SITE).join("pkg"))
+            .arg(root().join("target/wasm32-unknown-unknown/debug/ssr_example.wasm")),
+    )?;
+    run(
+        "build the ssr example's server half (ssr)",
+        // Set at compile time, it would change the wasm file name the page asks for.
+        cargo()
+            .args(["build", "-p", "ssr-example", "--features", "ssr"])
+            .env_remove("LEPTOS_OUTPUT_NAME"),
+    )
+}
+
+/// Builds and runs the server-rendered example.
+fn ssr() -> Result {
+    setup()?;
+    build_ssr_example()?;
+    println!(
+        "\n==> server-rendered example: http://127.0.0.1:3000  (accounts: ada / lovelace, \
+         bob / builder)\n    Ctrl-C stops it\n"
+    );
+    let status = Command::new(root().join("target/debug/ssr-example"))
+        .current_dir(root())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
+        .env("LEPTOS_SITE_ROOT", SSR_SITE)
+        .env("LEPTOS_SITE_PKG_DIR", "pkg")
+        .env("LEPTOS_OUTPUT_NAME", "ssr_example")
+        .status()
+        .map_err(|err| format!("starting the ssr example: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the ssr example ended: {status}"))
+    }
 }
 
 fn demo() -> Result {

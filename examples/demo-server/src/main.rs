@@ -6,17 +6,10 @@
 //! Environment: `DEMO_PORT`, `DEMO_ACCESS_SECS`, `DEMO_REFRESH_SECS` give the defaults.
 //! Accounts: `ada` / `lovelace` (role admin), `bob` / `builder` (role user).
 
-// Handlers return `Result<Response, Response>`: the error *is* the HTTP answer, so boxing it
-// would only add noise.
-#![allow(clippy::result_large_err)]
-
-mod routes;
-mod tokens;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::exit;
 
-use routes::{AppState, RefreshMode, Settings};
+use demo_server::routes::{self, AppState, RefreshMode, Settings};
 
 struct Args {
     port: u16,
@@ -42,7 +35,7 @@ fn parse_args() -> Result<Args, String> {
             rotate: true,
             refresh_mode: RefreshMode::Normal,
         },
-        secret: "demo-secret-change-me".into(),
+        secret: demo_server::DEMO_SECRET.into(),
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {

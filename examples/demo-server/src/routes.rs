@@ -90,7 +90,14 @@ impl AppState {
     }
 }
 
+/// The API with a JSON 404 for every other path: the demo server alone.
 pub fn router(state: Shared) -> Router {
+    api(state).fallback(|| async { error(StatusCode::NOT_FOUND, json!({"detail": "Not found."})) })
+}
+
+/// The API's routes only, to merge into an app that answers the other paths (the
+/// server-rendered example).
+pub fn api(state: Shared) -> Router {
     Router::new()
         .route("/api/token/", post(simplejwt_login))
         .route("/api/token/refresh/", post(simplejwt_refresh))
@@ -102,7 +109,6 @@ pub fn router(state: Shared) -> Router {
         .route("/api/counters/reset", post(reset_counters))
         .route("/api/test/settings", get(get_settings).post(set_settings))
         .route("/api/test/revoke-access", post(revoke_access))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, json!({"detail": "Not found."})) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

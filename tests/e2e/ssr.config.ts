@@ -1,0 +1,39 @@
+// End-to-end tests of the server-rendered example (examples/ssr: axum + leptos_axum, the demo
+// server's API mounted in the same app), in Debian's Chromium. `cargo xtask test` (or
+// `cargo xtask ssr-e2e`) builds both halves first: the server binary and target/ssr-site/pkg.
+import { defineConfig } from '@playwright/test';
+
+const root = '../..';
+
+export default defineConfig({
+  testDir: '.',
+  testMatch: 'ssr.spec.ts',
+  workers: 1,
+  retries: 0,
+  timeout: 90_000,
+  reporter: [['list'], ['./summary-reporter.ts']],
+  outputDir: 'test-results/ssr',
+  use: {
+    baseURL: 'http://127.0.0.1:3000',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `${root}/target/debug/ssr-example`,
+    env: {
+      LEPTOS_SITE_ADDR: '127.0.0.1:3000',
+      LEPTOS_SITE_ROOT: `${root}/target/ssr-site`,
+      LEPTOS_SITE_PKG_DIR: 'pkg',
+      LEPTOS_OUTPUT_NAME: 'ssr_example',
+    },
+    url: 'http://127.0.0.1:3000/api/counters',
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'pipe',
+  },
+});
