@@ -14,8 +14,9 @@ use crate::refresh::RefreshOutcome;
 use crate::state::Session;
 use crate::time::Timestamp;
 
-/// Why an `AuthClient` request failed.
+/// Why an `AuthClient` request failed. More reasons may be added: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The refresh was rejected: the user has been signed out.
     SignedOut(String),
@@ -30,10 +31,10 @@ pub enum ClientError {
         /// What the server said.
         message: String,
     },
-    /// Called outside a browser: on the server half of a server-rendered app (feature `ssr`)
-    /// nothing is sent. Load data there in a server function that reads the session with
-    /// [`crate::server::SessionReader`], and use the client from the browser (actions,
-    /// effects, event handlers).
+    /// Called outside a browser (any target but wasm32, such as the server half of a
+    /// server-rendered app): nothing is sent. Load data there in a server function that reads
+    /// the session with [`crate::server::SessionReader`], and use the client from the browser
+    /// (actions, effects, event handlers).
     NotInBrowser,
 }
 
@@ -157,6 +158,10 @@ mod browser {
 
     /// Sends requests with the session's header, refreshing on 401 as described in the
     /// module docs. `Copy`; get it with [`use_auth_client`].
+    ///
+    /// It exists in both halves of a server-rendered app, so that shared components compile,
+    /// but sends from the browser only: outside one every request fails with
+    /// [`ClientError::NotInBrowser`].
     pub struct AuthClient<U: UserState> {
         auth: Auth<U>,
     }

@@ -91,12 +91,16 @@ impl<U> ServerSession<U> {
         format!("{} {}", self.token_type, self.token.expose())
     }
 
-    /// The access token's claims, decoded and not verified (`None` for an opaque token).
+    /// The access token's claims (`None` for an opaque token): decoded from the token that
+    /// [`SessionReader::verify`]'s verifier accepted, so as trustworthy as that check.
     pub fn claims(&self) -> Option<&Claims> {
         self.claims.as_ref()
     }
 
-    /// The user state stored with the session.
+    /// The user state stored with the session, as the browser wrote it. **Not covered by
+    /// the verifier**, which checks the token only: anybody can write any user beside a
+    /// valid token. Take identity from [`ServerSession::claims`] after verification; use
+    /// this for display only.
     pub fn user(&self) -> Option<&U> {
         self.user.as_ref()
     }

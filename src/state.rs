@@ -515,9 +515,16 @@ impl<U> AuthState<U> {
             server_time,
         } = refreshed;
         let sent_at = sent_at.min(now);
-        let offset = clock_offset(auth_token.expose(), sent_at)
-            .or_else(|| server_time.map(|at| offset_between(at, sent_at)))
-            .unwrap_or(session.clock_offset);
+        let judged = clock_offset(auth_token.expose(), sent_at)
+            .or_else(|| server_time.map(|at| offset_between(at, sent_at)));
+        let offset = judged.unwrap_or(session.clock_offset);
+        // How far past its end a refresh token the server accepted may look and still be at
+        // its end (see `forget_past_end`): the noise of a judged clock, or nothing.
+        let noise = if judged.is_some() {
+            SKEW_THRESHOLD
+        } else {
+            Duration::ZERO
+        };
         let renews_refresh = refresh_token
             .as_ref()
             .is_some_and(|token| check_token_text(token.expose()).is_ok());
@@ -549,7 +556,7 @@ impl<U> AuthState<U> {
             Ok(access) => access,
             Err(err) => {
                 if rotated {
-                    forget_past_end(session, now);
+                    forget_past_end(session, now, noise);
                     session.generation += 1;
                     self.bump();
                 }
@@ -565,7 +572,7 @@ impl<U> AuthState<U> {
                 .refresh_expires_at
                 .map(|at| at.shifted(session.clock_offset.saturating_sub(offset)));
         }
-        forget_past_end(session, now);
+        forget_past_end(session, now, noise);
         session.clock_offset = offset;
         if let Some(token_type) = token_type {
             session.token_type = token_type;
@@ -581,15 +588,17 @@ impl<U> AuthState<U> {
 }
 
 /// The server has just accepted (or issued) the session's refresh token: if it looks expired
-/// on this clock by more than the noise of whole-second `exp` and of the network
-/// ([`SKEW_THRESHOLD`]), the clock is what is wrong (it jumped, and nothing judged the offset
-/// anew), and the token's end is unknown until the server refuses it. Within the noise the
-/// clock agrees with the server's (many servers accept a token during the second its `exp`
-/// names): the end stays where it was announced.
-fn forget_past_end<U>(session: &mut Session<U>, now: Timestamp) {
+/// on this clock by more than `noise`, the clock is what is wrong (it jumped, and nothing
+/// judged the offset anew), and the token's end is unknown until the server refuses it.
+///
+/// `noise` is [`SKEW_THRESHOLD`] when the answer judged the clock (`iat` or `Date`): within
+/// it, this clock agrees with the server's (many servers accept a token during the second its
+/// whole-second `exp` names), and the end stays where it was announced. An answer that says
+/// nothing of the server's time gives no noise: any past end may be a clock that jumped.
+fn forget_past_end<U>(session: &mut Session<U>, now: Timestamp, noise: Duration) {
     if session
         .refresh_expires_at
-        .is_some_and(|at| at + SKEW_THRESHOLD <= now)
+        .is_some_and(|at| at + noise <= now)
     {
         session.refresh_expires_at = None;
     }

@@ -281,7 +281,9 @@ pub(crate) struct Engine<U> {
     probe_at: Timestamp,
     /// The chain token last sent in a call made to ask the server whether a refresh token
     /// that looks expired by the browser's clock really is: if that call fails to reach the
-    /// server, the clock decides.
+    /// server, the clock decides; if it is answered but the token is still at its end on a
+    /// clock the answer judged right, the session ends. Cleared when an answer keeps the
+    /// session.
     final_call: Option<Token>,
     /// The session end `on_session_ending` last ran for.
     warned_for: Option<Timestamp>,
@@ -934,8 +936,9 @@ impl<U: UserState> Engine<U> {
                         self.probe_at = now + OFFLINE_PROBE;
                     }
                     // Expired by the browser's clock, which may have jumped since the server
-                    // last told us its time: the server decides. Its refusal ends the session,
-                    // its answer keeps it and judges the clock anew.
+                    // last told us its time: the server decides. Its refusal ends the session;
+                    // its answer judges the clock anew and keeps the session, unless the token
+                    // is still at its end on the clock so judged (see `apply`).
                     self.final_call = Some(chain);
                     self.call(now);
                 }
@@ -1087,9 +1090,24 @@ impl<U: UserState> Engine<U> {
             remember(&mut self.retired, sent.clone());
         }
         match applied {
+            // The final call was answered, and the answer judged the clock to agree with the
+            // server's within its noise: the refresh token (kept, or a new one with an
+            // absolute end) is at its end, as announced. It ends now, before the new tokens
+            // are stored or anybody is told of a refresh (see `forget_past_end`).
+            RefreshApplied::Applied
+                if self.final_call.as_ref() == Some(sent)
+                    && self
+                        .state
+                        .session()
+                        .is_some_and(|session| session.refresh_expired(now)) =>
+            {
+                self.offline = false;
+                self.end_session("the refresh token expired".into());
+            }
             RefreshApplied::Applied => {
                 // An answer came: the network works, whatever `navigator.onLine` said.
                 self.offline = false;
+                self.final_call = None;
                 self.persist();
                 self.failures = Failures::default();
                 self.loading = false;
@@ -1105,15 +1123,6 @@ impl<U: UserState> Engine<U> {
                 );
                 if is_current || retry_with_same_token {
                     self.finish(RefreshOutcome::Refreshed);
-                }
-                // The final call was answered within the clock's noise of the refresh token's
-                // end (see `forget_past_end`): the end stands, and it is now.
-                let at_the_end = self.state.session().is_some_and(|session| {
-                    self.final_call.as_ref() == Some(session.chain_token())
-                        && session.refresh_expired(now)
-                });
-                if at_the_end {
-                    self.end_session("the refresh token expired".into());
                 }
             }
             RefreshApplied::Unusable(err) => {

@@ -869,33 +869,75 @@ fn an_answer_to_a_refresh_token_that_still_looks_expired_leaves_its_end_unknown(
     }
 }
 
+/// A tab whose refresh token (opaque, kept: no rotation) ends at 400 s, refreshed at 270 s,
+/// and asked about at its end: the final call is out.
+fn final_call_at_the_end() -> Tab {
+    let tab = tab(Setup::default());
+    sign_in_ending(&tab, 400);
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
+    assert_eq!(tab.io().timer.get(), Some(T0 + secs(400)));
+    wake_at(&tab, secs(400));
+    assert_eq!(calls(&tab), 2, "the server is asked at the end");
+    tab
+}
+
+/// An access token issued at `at` on a server clock that agrees with the tab's (whole
+/// seconds, as `iat` is), living 300 s.
+fn access_issued_at(at: Timestamp) -> String {
+    let iat = at.unix_seconds();
+    jwt(&format!(r#"{{"iat":{iat},"exp":{}}}"#, iat + 300))
+}
+
 #[test]
 fn an_answer_in_the_refresh_tokens_last_second_ends_the_session_where_announced() {
     // Many servers (jsonwebtoken's validation among them) accept a token during the second its
     // whole-second `exp` names, so the call made at the end, on a clock that agrees with the
-    // server's, may be answered. That is no clock error: the end stays, and the session ends
-    // where `session_ends_at` said, without a further call. (Regression: the end was
-    // forgotten, and the session lasted until the next refresh was refused.)
-    for late in [millis(0), millis(400), millis(4_900)] {
-        let tab = tab(Setup::default());
-        sign_in_ending(&tab, 400);
-        wake_at(&tab, secs(270));
-        let (call, _) = last_call(&tab);
-        answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
-        assert_eq!(tab.io().timer.get(), Some(T0 + secs(400)), "{late:?}");
-        wake_at(&tab, secs(400));
-        assert_eq!(calls(&tab), 2, "{late:?}: the server is asked at the end");
-        at(&tab, secs(400) + late);
-        let (call, _) = last_call(&tab);
-        answer(&tab, call, Ok(Refreshed::new("a3").expires_in(secs(300))));
-        assert!(!tab.engine().state().is_signed_in(), "{late:?}");
-        assert_eq!(calls(&tab), 2, "{late:?}");
-        assert_eq!(
-            tab.io().hooks.borrow().last(),
-            Some(&Hook::SessionExpired),
-            "{late:?}"
-        );
+    // server's, may be answered. The answer's `iat` says the clock is right: the end stays,
+    // and the session ends where `session_ends_at` said, at once, with no further call and
+    // no "refreshed" before it. (Regression: the end was forgotten, and the session lasted
+    // until the next refresh was refused.) Also when the server rotates to a refresh token
+    // with an absolute end (its `exp` is the old one's): no call loop on the new token.
+    let absolute_end = jwt(&format!(r#"{{"exp":{}}}"#, (T0 + secs(400)).unix_seconds()));
+    for rotates in [false, true] {
+        for late in [millis(0), millis(400), millis(4_900)] {
+            let case = format!("rotates: {rotates}, answered {late:?} after the end");
+            let tab = final_call_at_the_end();
+            let (call, _) = last_call(&tab);
+            let waiter = request(&tab);
+            at(&tab, secs(400) + late);
+            let mut answer_ = Refreshed::new(access_issued_at(T0 + secs(400)));
+            if rotates {
+                answer_ = answer_.refresh_token(absolute_end.clone());
+            }
+            answer(&tab, call, Ok(answer_));
+            assert!(!tab.engine().state().is_signed_in(), "{case}");
+            assert_eq!(calls(&tab), 2, "{case}");
+            assert_eq!(
+                *tab.io().hooks.borrow(),
+                vec![Hook::Refreshed, Hook::SessionExpired],
+                "{case}: the refresh at 270 s, then the end"
+            );
+            assert!(
+                matches!(outcome_of(&tab, waiter), Some(RefreshOutcome::SignedOut(_))),
+                "{case}"
+            );
+        }
     }
+}
+
+#[test]
+fn an_answer_that_says_nothing_of_the_servers_time_leaves_a_past_end_unknown() {
+    // Without `iat` or `Date`, an end that looks a few seconds past may be a clock that jumped
+    // forward by that much: the server accepted the token, so only its refusal ends the session.
+    let tab = final_call_at_the_end();
+    let (call, _) = last_call(&tab);
+    at(&tab, secs(403));
+    answer(&tab, call, Ok(Refreshed::new("a3").expires_in(secs(300))));
+    assert!(tab.engine().state().is_signed_in());
+    assert_eq!(session(&tab).unwrap().refresh_expires_at(), None);
+    assert_eq!(calls(&tab), 2);
 }
 
 #[test]

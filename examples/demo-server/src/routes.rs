@@ -90,13 +90,15 @@ impl AppState {
     }
 }
 
-/// The API with a JSON 404 for every other path: the demo server alone.
+/// The API and the test controls, with a JSON 404 for every other path: the demo server alone.
 pub fn router(state: Shared) -> Router {
-    api(state).fallback(|| async { error(StatusCode::NOT_FOUND, json!({"detail": "Not found."})) })
+    api(state.clone())
+        .merge(test_controls(state))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, json!({"detail": "Not found."})) })
 }
 
-/// The API's routes only, to merge into an app that answers the other paths (the
-/// server-rendered example).
+/// The token endpoints of both dialects and the protected `/api/me`, to merge into an app
+/// that answers the other paths (the server-rendered example).
 pub fn api(state: Shared) -> Router {
     Router::new()
         .route("/api/token/", post(simplejwt_login))
@@ -105,6 +107,14 @@ pub fn api(state: Shared) -> Router {
         .route("/api/sanic/auth", post(sanic_login))
         .route("/api/sanic/refresh", post(sanic_refresh))
         .route("/api/me", get(me))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// What the tests drive the server with: counters, token lifetimes, rotation, failure modes,
+/// revoking access tokens. Unauthenticated: never mount it where anybody else can reach it.
+pub fn test_controls(state: Shared) -> Router {
+    Router::new()
         .route("/api/counters", get(counters))
         .route("/api/counters/reset", post(reset_counters))
         .route("/api/test/settings", get(get_settings).post(set_settings))

@@ -158,7 +158,9 @@ fn GuardedDashboard() -> impl IntoView {
     }
 }
 
-/// What the server makes of the request's session cookie, after checking the JWT's signature.
+/// Who the request's session cookie says is signed in, trusted only after the JWT's signature
+/// is checked. The name comes from the verified token's claims, never from the user stored
+/// beside it (the browser writes that, so anybody can).
 #[server]
 pub async fn whoami() -> Result<String, ServerFnError> {
     let parts: http::request::Parts = leptos_axum::extract().await?;
@@ -166,9 +168,9 @@ pub async fn whoami() -> Result<String, ServerFnError> {
         .from_parts::<User>(&parts)
         .map_err(|why| ServerFnError::new(format!("no verified session: {why}")))?;
     let name = session
-        .user()
-        .map(|user| user.username.clone())
-        .unwrap_or_default();
+        .claims()
+        .and_then(|claims| claims.get::<String>("username"))
+        .ok_or_else(|| ServerFnError::new("the verified token names nobody"))?;
     Ok(format!("{name}, signature verified by the server"))
 }
 
@@ -177,14 +179,25 @@ pub async fn whoami() -> Result<String, ServerFnError> {
 pub mod verified {
     use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
     use leptos_auth_kit::server::SessionReader;
+    use serde::Deserialize;
 
-    /// Reads [`super::COOKIE`] and accepts only tokens signed with the demo server's key.
+    /// The claim the check needs beyond the signature and `exp`.
+    #[derive(Deserialize)]
+    struct Kind {
+        token_type: String,
+    }
+
+    /// Reads [`super::COOKIE`] and accepts only access tokens signed with the demo server's
+    /// key (a refresh token, signed with the same key, is refused).
     pub fn reader() -> SessionReader {
         SessionReader::new(super::COOKIE).verify(|token| {
             let key = DecodingKey::from_secret(demo_server::DEMO_SECRET.as_bytes());
-            decode::<serde_json::Value>(token.expose(), &key, &Validation::new(Algorithm::HS256))
-                .map(|_| ())
-                .map_err(|err| err.to_string())
+            let checked = decode::<Kind>(token.expose(), &key, &Validation::new(Algorithm::HS256))
+                .map_err(|err| err.to_string())?;
+            match checked.claims.token_type.as_str() {
+                "access" => Ok(()),
+                other => Err(format!("a {other} token is not an access token")),
+            }
         })
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Configured as cargo-leptos would: `LEPTOS_SITE_ADDR` (default `127.0.0.1:3000`),
 //! `LEPTOS_SITE_ROOT` (where `pkg/` with the wasm is), `LEPTOS_OUTPUT_NAME`.
+//! `SSR_EXAMPLE_TEST_CONTROLS=1` also mounts the demo server's test controls (counters, token
+//! lifetimes), for the Playwright suite.
 
 use std::process::exit;
 
@@ -25,7 +27,7 @@ async fn main() {
         options.output_name = "ssr_example".into();
     }
     let address = options.site_addr;
-    let api = routes::api(AppState::new(
+    let state = AppState::new(
         demo_server::DEMO_SECRET.as_bytes(),
         Settings {
             access_secs: 300,
@@ -33,7 +35,12 @@ async fn main() {
             rotate: true,
             refresh_mode: RefreshMode::Normal,
         },
-    ));
+    );
+    let mut api = routes::api(state.clone());
+    // The Playwright suite changes token lifetimes and reads counters; nobody else may.
+    if std::env::var_os("SSR_EXAMPLE_TEST_CONTROLS").is_some() {
+        api = api.merge(routes::test_controls(state));
+    }
     let pages = generate_route_list(App);
     let app = Router::new()
         .leptos_routes(&options, pages, {
