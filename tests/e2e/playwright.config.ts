@@ -3,27 +3,18 @@
 // installs everything first. One worker: the tests share one demo server and change its
 // settings.
 import { defineConfig } from '@playwright/test';
+import { common, launchOptions } from './common';
 
 const root = '../..';
 
 export default defineConfig({
-  testDir: '.',
+  ...common,
   testMatch: '*.spec.ts',
   testIgnore: 'ssr.spec.ts', // the server-rendered example has its own config (ssr.config.ts)
-  workers: 1,
-  retries: 0,
-  timeout: 90_000,
-  reporter: [['list'], ['./summary-reporter.ts']],
   outputDir: 'test-results',
   use: {
     baseURL: 'http://127.0.0.1:8080',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ],
-    },
+    launchOptions,
   },
   webServer: [
     {

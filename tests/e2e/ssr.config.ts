@@ -2,26 +2,17 @@
 // server's API mounted in the same app), in Debian's Chromium. `cargo xtask test` (or
 // `cargo xtask e2e`) builds both halves first: the server binary and target/ssr-site/pkg.
 import { defineConfig } from '@playwright/test';
+import { common, launchOptions } from './common';
 
 const root = '../..';
 
 export default defineConfig({
-  testDir: '.',
+  ...common,
   testMatch: 'ssr.spec.ts',
-  workers: 1,
-  retries: 0,
-  timeout: 90_000,
-  reporter: [['list'], ['./summary-reporter.ts']],
   outputDir: 'test-results/ssr',
   use: {
     baseURL: 'http://127.0.0.1:3000',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ],
-    },
+    launchOptions,
   },
   webServer: {
     command: `${root}/target/debug/ssr-example`,
