@@ -48,8 +48,8 @@ async function statusTexts(page: Page): Promise<string[]> {
 }
 
 /** Signs in as ada from the login page and lands on the dashboard. */
-async function signIn(page: Page) {
-  await page.goto('/login?next=/dashboard');
+async function signIn(page: Page, query = '') {
+  await page.goto(`/login?next=/dashboard${query}`);
   await expect(page.locator('#status-log')).not.toBeEmpty(); // hydrated
   await page.locator('#username').fill('ada');
   await page.locator('#password').fill('lovelace');
@@ -171,6 +171,23 @@ test('an expired access token renders Loading on the server and is refreshed, wi
   // The server function sees the rotated session.
   await expect(page.locator('#verified')).toHaveText('ada, signature verified by the server');
   console.log(`ssr: expired access token -> Loading on the server, refreshed after hydration (${(await refreshCalls(request)) - calls} call(s)), rotated`);
+  expect(problems).toEqual([]);
+});
+
+test('localStorage: both halves render Loading, and the browser resolves it right after hydration', async ({ page }) => {
+  const problems = watchConsole(page);
+  await watchStatus(page);
+  await signIn(page, '&storage=local');
+  expect(await storedRecord(page.context())).toBeNull(); // no cookie: the server sees nothing
+  expect(await page.evaluate(() => localStorage.getItem('ssr_auth'))).not.toBeNull();
+
+  const html = await served(page, '/dashboard?storage=local');
+  expect(html).toContain('<span id="status">Loading</span>');
+  expect(html).toContain('Checking your session…');
+  expect(html).not.toContain('id="dashboard"');
+  await expect(page.locator('#dashboard')).toHaveText('Dashboard of ada');
+  expect(await statusTexts(page)).toEqual(['Loading', 'Authenticated']);
+  await expect(page.locator('#verified')).toHaveText('The server sees no session cookie.');
   expect(problems).toEqual([]);
 });
 

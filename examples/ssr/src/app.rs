@@ -52,7 +52,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The app: the provider keeps the session in a cookie the server can read.
 #[component]
 pub fn App() -> impl IntoView {
-    let config = AuthConfig::<User>::cookie(COOKIE).refresh(backend().refresh());
+    let config = if local_storage_asked() {
+        AuthConfig::<User>::local_storage(COOKIE)
+    } else {
+        AuthConfig::<User>::cookie(COOKIE)
+    };
+    let config = config.refresh(backend().refresh());
     view! {
         <AuthProvider config=config>
             <Router>
@@ -69,6 +74,24 @@ pub fn App() -> impl IntoView {
             </Router>
         </AuthProvider>
     }
+}
+
+/// Whether the address asks for `?storage=local`: the session then lives in localStorage,
+/// which the server cannot see, so both halves render `Loading` and the browser resolves it
+/// right after hydration. Read from the request on the server and from the address bar in the
+/// browser, so that both halves choose alike.
+fn local_storage_asked() -> bool {
+    #[cfg(feature = "ssr")]
+    let query = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.uri.query().map(str::to_owned));
+    #[cfg(not(feature = "ssr"))]
+    let query = window().location().search().ok();
+    query.is_some_and(|query| {
+        query
+            .trim_start_matches('?')
+            .split('&')
+            .any(|pair| pair == "storage=local")
+    })
 }
 
 /// Status, user, navigation and sign-out, on every page; in the browser, a log of every
@@ -159,19 +182,23 @@ fn GuardedDashboard() -> impl IntoView {
 }
 
 /// Who the request's session cookie says is signed in, trusted only after the JWT's signature
-/// is checked. The name comes from the verified token's claims, never from the user stored
-/// beside it (the browser writes that, so anybody can).
+/// is checked: `None` without a session cookie (a localStorage session never reaches the
+/// server), an error for a token the check refuses. The name comes from the verified token's
+/// claims, never from the user stored beside it (the browser writes that, so anybody can).
 #[server]
-pub async fn whoami() -> Result<String, ServerFnError> {
+pub async fn whoami() -> Result<Option<String>, ServerFnError> {
+    use leptos_auth_kit::server::NoSession;
     let parts: http::request::Parts = leptos_axum::extract().await?;
-    let session = crate::app::verified::reader()
-        .from_parts::<User>(&parts)
-        .map_err(|why| ServerFnError::new(format!("no verified session: {why}")))?;
+    let session = match crate::app::verified::reader().from_parts::<User>(&parts) {
+        Ok(session) => session,
+        Err(NoSession::Missing | NoSession::SignedOut) => return Ok(None),
+        Err(why) => return Err(ServerFnError::new(format!("no verified session: {why}"))),
+    };
     let name = session
         .claims()
         .and_then(|claims| claims.get::<String>("username"))
         .ok_or_else(|| ServerFnError::new("the verified token names nobody"))?;
-    Ok(format!("{name}, signature verified by the server"))
+    Ok(Some(format!("{name}, signature verified by the server")))
 }
 
 /// The server's session reader, with the demo server's key (server half only).
@@ -221,7 +248,15 @@ fn Dashboard() -> impl IntoView {
         <h1 id="dashboard">"Dashboard of " {move || auth.user().get().map(|user| user.username)}</h1>
         <Suspense fallback=|| view! { <p>"Asking the server…"</p> }>
             <p id="verified">
-                {move || verified.get().map(|answer| answer.unwrap_or_else(|err| err.to_string()))}
+                {move || {
+                    verified
+                        .get()
+                        .map(|answer| match answer {
+                            Ok(Some(verified)) => verified,
+                            Ok(None) => "The server sees no session cookie.".to_owned(),
+                            Err(err) => err.to_string(),
+                        })
+                }}
             </p>
         </Suspense>
         <button id="ask-server" on:click=move |_| verified.refetch()>"Ask the server again"</button>
