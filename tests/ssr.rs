@@ -3,6 +3,7 @@
 //! and `<RequireAuth>` answers with a server redirect. Run with
 //! `cargo test --features ssr --test ssr`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,10 +83,17 @@ fn Greeting() -> impl IntoView {
     }
 }
 
+/// How many times any test's refresh callback ran: never, on the server.
+static REFRESH_CALLS: AtomicUsize = AtomicUsize::new(0);
+
 fn refresh() -> leptos_auth_kit::Refresh<User> {
     create_refresh(RefreshConfig::new(
         Duration::from_secs(3_600),
-        |_: RefreshParams<User>| async { Err(RefreshError::Transient("not on the server".into())) },
+        |_: RefreshParams<User>| {
+            // Counted when the call is made, whether or not its future is ever polled.
+            REFRESH_CALLS.fetch_add(1, Ordering::SeqCst);
+            async { Err(RefreshError::Transient("not on the server".into())) }
+        },
     ))
 }
 
@@ -126,6 +134,8 @@ fn the_server_renders_from_the_session_cookie() {
         );
         assert!(html.contains("AuthState"), "the state is rendered: {html}");
     }
+    // Rendering `Loading` (an expired access token) asks nothing: the browser refreshes.
+    assert_eq!(REFRESH_CALLS.load(Ordering::SeqCst), 0);
 }
 
 #[test]

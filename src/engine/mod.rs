@@ -281,9 +281,8 @@ pub(crate) struct Engine<U> {
     probe_at: Timestamp,
     /// The chain token last sent in a call made to ask the server whether a refresh token
     /// that looks expired by the browser's clock really is: if that call fails to reach the
-    /// server, the clock decides; if it is answered but the token is still at its end on a
-    /// clock the answer judged right, the session ends. Cleared when an answer keeps the
-    /// session.
+    /// server, the clock decides. Cleared when an answer keeps the session, at sign-out and
+    /// at sign-in.
     final_call: Option<Token>,
     /// The session end `on_session_ending` last ran for.
     warned_for: Option<Timestamp>,
@@ -680,6 +679,7 @@ impl<U: UserState> Engine<U> {
 
     fn signed_in(&mut self, session: Session<U>, text: String) {
         self.warned_for = None;
+        self.final_call = None;
         if self.state.session().map(|ours| ours.line) != Some(session.line) {
             self.end_line();
         }
@@ -697,6 +697,7 @@ impl<U: UserState> Engine<U> {
     }
 
     fn sign_out(&mut self) {
+        self.final_call = None;
         if !self.state.is_signed_in() {
             // Nothing here to end: a write from a view of storage that may lag could only
             // wipe a sign-in another tab made a moment ago.
@@ -1090,16 +1091,17 @@ impl<U: UserState> Engine<U> {
             remember(&mut self.retired, sent.clone());
         }
         match applied {
-            // The final call was answered, and the answer judged the clock to agree with the
+            // Answered in the refresh token's last moments (the final call at its end, or a
+            // refresh sent just before it), and the answer judged the clock to agree with the
             // server's within its noise: the refresh token (kept, or a new one with an
-            // absolute end) is at its end, as announced. It ends now, before the new tokens
-            // are stored or anybody is told of a refresh (see `forget_past_end`).
+            // absolute end) is at its end, as announced. (Any other past end was forgotten:
+            // see `forget_past_end`.) It ends now, before the new tokens are stored or anybody
+            // is told of a refresh.
             RefreshApplied::Applied
-                if self.final_call.as_ref() == Some(sent)
-                    && self
-                        .state
-                        .session()
-                        .is_some_and(|session| session.refresh_expired(now)) =>
+                if self
+                    .state
+                    .session()
+                    .is_some_and(|session| session.refresh_expired(now)) =>
             {
                 self.offline = false;
                 self.end_session("the refresh token expired".into());

@@ -911,8 +911,14 @@ fn an_answer_in_the_refresh_tokens_last_second_ends_the_session_where_announced(
             if rotates {
                 answer_ = answer_.refresh_token(absolute_end.clone());
             }
+            let writes = tab.io().writes.get();
             answer(&tab, call, Ok(answer_));
             assert!(!tab.engine().state().is_signed_in(), "{case}");
+            assert_eq!(
+                tab.io().writes.get(),
+                writes + 1,
+                "{case}: the sign-out's write only, the new tokens never stored"
+            );
             assert_eq!(calls(&tab), 2, "{case}");
             assert_eq!(
                 *tab.io().hooks.borrow(),
@@ -925,6 +931,56 @@ fn an_answer_in_the_refresh_tokens_last_second_ends_the_session_where_announced(
             );
         }
     }
+}
+
+#[test]
+fn a_refresh_sent_just_before_the_end_and_answered_after_it_ends_the_session_at_once() {
+    // Not the final call: an on-demand refresh (a 401) sent 0.1 s before the end, answered
+    // 0.3 s after it. The session ends on the answer, with no further call.
+    let tab = tab(Setup::default());
+    sign_in_ending(&tab, 400);
+    wake_at(&tab, secs(270));
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(Refreshed::new("a2").expires_in(secs(300))));
+    at(&tab, millis(399_900));
+    let waiter = request(&tab);
+    assert_eq!(calls(&tab), 2);
+    let (call, _) = last_call(&tab);
+    at(&tab, millis(400_300));
+    answer(
+        &tab,
+        call,
+        Ok(Refreshed::new(access_issued_at(T0 + secs(399)))),
+    );
+    assert!(!tab.engine().state().is_signed_in());
+    assert_eq!(calls(&tab), 2);
+    assert!(matches!(
+        outcome_of(&tab, waiter),
+        Some(RefreshOutcome::SignedOut(_))
+    ));
+}
+
+#[test]
+fn a_final_call_answered_with_a_new_refresh_token_keeps_the_session() {
+    // The server rotated: the new refresh token ends later. The answer's `iat` judges the
+    // clock right, and the session goes on to the new end.
+    let tab = final_call_at_the_end();
+    let (call, _) = last_call(&tab);
+    at(&tab, millis(400_400));
+    let answer_ = Refreshed::new(access_issued_at(T0 + secs(400)))
+        .refresh_token("r2")
+        .refresh_expires_in(secs(400));
+    answer(&tab, call, Ok(answer_));
+    assert!(tab.engine().state().is_signed_in());
+    assert_eq!(refresh_token(&tab).as_deref(), Some("r2"));
+    assert_eq!(
+        session(&tab).unwrap().refresh_expires_at(),
+        Some(T0 + millis(800_400))
+    );
+    assert_eq!(
+        *tab.io().hooks.borrow(),
+        vec![Hook::Refreshed, Hook::Refreshed]
+    );
 }
 
 #[test]

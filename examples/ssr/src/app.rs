@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 /// The session cookie's name, read by the server (`SessionReader`) and written by the browser.
 pub const COOKIE: &str = "ssr_auth";
 
+/// The localStorage key of the session when [`STORAGE_CHOICE`] asks for it.
+pub const LOCAL_KEY: &str = "ssr_auth_local";
+
+/// A cookie that, set to `local`, keeps the session in localStorage instead (the home page's
+/// button switches): the server cannot see it, so both halves render `Loading` and the
+/// browser resolves it right after hydration.
+pub const STORAGE_CHOICE: &str = "ssr_example_storage";
+
 /// The user, read from the access token's claims (the demo server puts them there).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -52,8 +60,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The app: the provider keeps the session in a cookie the server can read.
 #[component]
 pub fn App() -> impl IntoView {
-    let config = if local_storage_asked() {
-        AuthConfig::<User>::local_storage(COOKIE)
+    let local = local_storage_chosen();
+    provide_context(LocalStorageChosen(local));
+    let config = if local {
+        AuthConfig::<User>::local_storage(LOCAL_KEY)
     } else {
         AuthConfig::<User>::cookie(COOKIE)
     };
@@ -76,22 +86,47 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Whether the address asks for `?storage=local`: the session then lives in localStorage,
-/// which the server cannot see, so both halves render `Loading` and the browser resolves it
-/// right after hydration. Read from the request on the server and from the address bar in the
-/// browser, so that both halves choose alike.
-fn local_storage_asked() -> bool {
+/// Whether the session lives in localStorage (see [`STORAGE_CHOICE`]), in context.
+#[derive(Clone, Copy)]
+struct LocalStorageChosen(bool);
+
+/// Whether the [`STORAGE_CHOICE`] cookie asks for localStorage. Read from the request on the
+/// server and from `document.cookie` in the browser: both halves see the same cookie, so they
+/// choose alike on every page and every reload.
+fn local_storage_chosen() -> bool {
     #[cfg(feature = "ssr")]
-    let query = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.uri.query().map(str::to_owned));
+    let cookies = use_context::<http::request::Parts>().map(|parts| {
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
     #[cfg(not(feature = "ssr"))]
-    let query = window().location().search().ok();
-    query.is_some_and(|query| {
-        query
-            .trim_start_matches('?')
-            .split('&')
-            .any(|pair| pair == "storage=local")
-    })
+    let cookies = {
+        use wasm_bindgen::JsCast;
+        document()
+            .dyn_into::<web_sys::HtmlDocument>()
+            .ok()
+            .and_then(|document| document.cookie().ok())
+    };
+    let chosen = format!("{STORAGE_CHOICE}=local");
+    cookies.is_some_and(|cookies| cookies.split(';').any(|pair| pair.trim() == chosen))
+}
+
+/// Sets or clears the [`STORAGE_CHOICE`] cookie and loads the page again (browser only).
+fn choose_local_storage(local: bool) {
+    use wasm_bindgen::JsCast;
+    let Ok(document) = document().dyn_into::<web_sys::HtmlDocument>() else {
+        return;
+    };
+    let max_age = if local { 31_536_000 } else { 0 };
+    let _ = document.set_cookie(&format!(
+        "{STORAGE_CHOICE}=local; Path=/; Max-Age={max_age}; SameSite=Lax"
+    ));
+    let _ = window().location().reload();
 }
 
 /// Status, user, navigation and sign-out, on every page; in the browser, a log of every
@@ -130,9 +165,24 @@ fn Header() -> impl IntoView {
 
 #[component]
 fn Home() -> impl IntoView {
+    let LocalStorageChosen(local) = expect_context::<LocalStorageChosen>();
+    let (kept_in, other) = if local {
+        (
+            "localStorage: the server cannot see it",
+            "Keep it in a cookie",
+        )
+    } else {
+        (
+            "a cookie: the server renders from it",
+            "Keep it in localStorage",
+        )
+    };
     view! {
         <h1>"leptos-auth-kit, server-rendered"</h1>
         <p>"Sign in as ada / lovelace or bob / builder, then open the dashboard and reload it."</p>
+        <p>"The session is kept in " <span id="storage-mode">{kept_in}</span> ". "
+            <button id="switch-storage" on:click=move |_| choose_local_storage(!local)>{other}</button>
+        </p>
     }
 }
 
@@ -253,7 +303,7 @@ fn Dashboard() -> impl IntoView {
                         .get()
                         .map(|answer| match answer {
                             Ok(Some(verified)) => verified,
-                            Ok(None) => "The server sees no session cookie.".to_owned(),
+                            Ok(None) => "The server sees no session.".to_owned(),
                             Err(err) => err.to_string(),
                         })
                 }}
