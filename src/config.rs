@@ -124,7 +124,9 @@ impl<U> fmt::Debug for AuthConfig<U> {
     }
 }
 
-/// The default clock-skew allowance.
+/// The default leeway, 30 s: the access token is refreshed this long before it expires (half
+/// way through its life when it lives less than twice this), and a token this close to its
+/// expiry is treated as expiring. Change it with [`AuthConfig::leeway`].
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
 impl<U> AuthConfig<U> {
@@ -219,8 +221,8 @@ impl<U> AuthConfig<U> {
         self.cookie_options(|options| options.same_site = same_site)
     }
 
-    /// Clock-skew allowance, and how long before the access token's expiry it is refreshed
-    /// (default 30 s).
+    /// How long before the access token's expiry it is refreshed, and the allowance for a
+    /// request on its way: default [`DEFAULT_LEEWAY`] (30 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
