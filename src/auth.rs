@@ -237,14 +237,18 @@ impl FirstRender {
 /// expiry. Views reading only [`Auth::user`] do not re-render when a refresh keeps the same
 /// user.
 pub struct Auth<U: UserState> {
-    published: Published<U>,
-    is_authenticated: Memo<bool>,
-    user: Memo<Option<U>>,
-    header: Memo<Option<String>>,
-    token: Memo<Option<Token>>,
-    expires_at: Memo<Option<Timestamp>>,
-    ends_at: Memo<Option<Timestamp>>,
-    claims: Memo<Option<Claims>>,
+    // Read views and memos, each wrapped in its `Signal` once: every caller gets the same
+    // signal, and a getter allocates nothing.
+    status: Signal<AuthStatus>,
+    state: Signal<AuthState<U>>,
+    info: Signal<RefreshInfo>,
+    is_authenticated: Signal<bool>,
+    user: Signal<Option<U>>,
+    header: Signal<Option<String>>,
+    token: Signal<Option<Token>>,
+    expires_at: Signal<Option<Timestamp>>,
+    ends_at: Signal<Option<Timestamp>>,
+    claims: Signal<Option<Claims>>,
     /// The browser shell; `None` in a server render.
     shell: Option<StoredValue<Rc<Shell<U>>, LocalArena>>,
 }
@@ -296,16 +300,18 @@ impl<U: UserState> Auth<U> {
         let state = published.state;
         let status = published.status;
         Self {
-            published,
-            is_authenticated: Memo::new(move |_| status.get() == AuthStatus::Authenticated),
-            user: Memo::new(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
-            header: Memo::new(move |_| state.with(|s| s.session().map(|s| s.header()))),
-            token: Memo::new(move |_| state.with(|s| s.session().map(|s| s.auth_token().clone()))),
-            expires_at: Memo::new(move |_| state.with(|s| s.session().map(|s| s.expires_at()))),
-            ends_at: Memo::new(move |_| {
+            status: status.into(),
+            state: state.into(),
+            info: published.info.into(),
+            is_authenticated: memo(move |_| status.get() == AuthStatus::Authenticated),
+            user: memo(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
+            header: memo(move |_| state.with(|s| s.session().map(|s| s.header()))),
+            token: memo(move |_| state.with(|s| s.session().map(|s| s.auth_token().clone()))),
+            expires_at: memo(move |_| state.with(|s| s.session().map(|s| s.expires_at()))),
+            ends_at: memo(move |_| {
                 state.with(|s| s.session().and_then(|s| s.ends_at(can_refresh)))
             }),
-            claims: Memo::new(move |_| {
+            claims: memo(move |_| {
                 state.with(|s| {
                     s.session()
                         .and_then(|s| Claims::decode(s.auth_token().expose()).ok())
@@ -413,32 +419,32 @@ impl<U: UserState> Auth<U> {
 
     /// Whether the user is signed in: `Loading`, `Authenticated` or `Unauthenticated`.
     pub fn status(&self) -> Signal<AuthStatus> {
-        self.published.status.into()
+        self.status
     }
 
     /// `true` when [`Auth::status`] is `Authenticated`.
     pub fn is_authenticated(&self) -> Signal<bool> {
-        self.is_authenticated.into()
+        self.is_authenticated
     }
 
     /// The user state, `None` when signed out or when none was given.
     pub fn user(&self) -> Signal<Option<U>> {
-        self.user.into()
+        self.user
     }
 
     /// The `Authorization` header value (`"Bearer <token>"`), `None` when signed out.
     pub fn header(&self) -> Signal<Option<String>> {
-        self.header.into()
+        self.header
     }
 
     /// The access token, `None` when signed out.
     pub fn token(&self) -> Signal<Option<Token>> {
-        self.token.into()
+        self.token
     }
 
     /// When the access token expires, `None` when signed out.
     pub fn expires_at(&self) -> Signal<Option<Timestamp>> {
-        self.expires_at.into()
+        self.expires_at
     }
 
     /// When the session ends unless the user signs in again, on this browser's clock: the
@@ -449,23 +455,23 @@ impl<U: UserState> Auth<U> {
     ///
     /// [`Session::ends_at`]: crate::Session::ends_at
     pub fn session_ends_at(&self) -> Signal<Option<Timestamp>> {
-        self.ends_at.into()
+        self.ends_at
     }
 
     /// The access token's claims when it is a JWT (decoded, not verified), `None` otherwise.
     pub fn claims(&self) -> Signal<Option<Claims>> {
-        self.claims.into()
+        self.claims
     }
 
     /// The whole state, for anything the other signals do not cover (refresh token expiry,
     /// session version).
     pub fn state(&self) -> Signal<AuthState<U>> {
-        self.published.state.into()
+        self.state
     }
 
     /// Refresh engine status: in flight, last success, last error.
     pub fn refresh_info(&self) -> Signal<RefreshInfo> {
-        self.published.info.into()
+        self.info
     }
 
     /// Signs in and stores the session. On error (invalid or expired token, cookie too
@@ -619,4 +625,11 @@ fn disposed() -> AuthError {
     } else {
         AuthError::Storage("the AuthProvider has been unmounted".into())
     }
+}
+
+/// A memo of `f`, as the `Signal` the getters hand out.
+fn memo<T: Clone + PartialEq + Send + Sync + 'static>(
+    f: impl Fn(Option<&T>) -> T + Send + Sync + 'static,
+) -> Signal<T> {
+    Memo::new(f).into()
 }

@@ -18,6 +18,8 @@ const OUTSIDE: &str = "no auth store found: wrap the app in <AuthProvider config
 #[derive(Clone, Copy)]
 pub(crate) struct AuthContext {
     pub(crate) status: Signal<AuthStatus>,
+    /// The store's one `is_authenticated` memo, shared by every caller.
+    pub(crate) is_authenticated: Signal<bool>,
     pub(crate) header: Signal<Option<String>>,
     pub(crate) claims: Signal<Option<Claims>>,
     pub(crate) sign_out: Callback<()>,
@@ -27,6 +29,7 @@ impl<U: UserState> From<Auth<U>> for AuthContext {
     fn from(auth: Auth<U>) -> Self {
         Self {
             status: auth.status(),
+            is_authenticated: auth.is_authenticated(),
             header: auth.header(),
             claims: auth.claims(),
             sign_out: Callback::new(move |()| auth.sign_out()),
@@ -105,8 +108,7 @@ pub fn use_auth_header() -> Signal<Option<String>> {
 
 /// Whether the user is signed in.
 pub fn use_is_authenticated() -> Signal<bool> {
-    let status = context().status;
-    Signal::derive(move || status.get() == AuthStatus::Authenticated)
+    context().is_authenticated
 }
 
 /// `Loading`, `Authenticated` or `Unauthenticated`.

@@ -98,9 +98,9 @@ pub use hooks::{
 };
 pub use provider::{AuthProvider, AuthProviderProps};
 pub use refresh::{
-    create_refresh, Refresh, RefreshConfig, RefreshError, RefreshOutcome, RefreshParams, Refreshed,
+    create_refresh, Refresh, RefreshConfig, RefreshError, RefreshOutcome, RefreshParams,
 };
-pub use state::{AuthState, Session, SignIn};
+pub use state::{AuthState, Refreshed, Session, SignIn};
 pub use state::{AuthStatus, RefreshInfo, UserState};
 pub use time::Timestamp;
 

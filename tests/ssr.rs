@@ -190,6 +190,24 @@ fn the_client_compiles_on_the_server_and_sends_nothing_there() {
     );
 }
 
+#[test]
+fn every_is_authenticated_is_the_stores_one_memo() {
+    // Not a new derived signal per call: the same memo as the handle's.
+    let (html, _) = render("/", None, || {
+        view! {
+            <AuthProvider config={AuthConfig::<User>::cookie("_auth")}>
+                {
+                    let auth = use_auth::<User>();
+                    let shared = use_is_authenticated() == auth.is_authenticated()
+                        && use_is_authenticated() == use_is_authenticated();
+                    format!("shared: {shared}")
+                }
+            </AuthProvider>
+        }
+    });
+    assert!(html.contains("shared: true"), "{html}");
+}
+
 fn guarded_app() -> impl IntoView {
     view! {
         <AuthProvider config={AuthConfig::<User>::cookie("_auth").refresh(refresh())}>

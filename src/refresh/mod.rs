@@ -8,10 +8,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::time::Timestamp;
 use crate::token::Token;
 
 pub mod schedule;
+
+/// The answer a refresh callback gives; an input of the state machine like
+/// [`crate::SignIn`], so it lives with it in [`crate::state`].
+pub use crate::state::Refreshed;
 
 /// What the refresh callback is given: the current tokens and user state.
 #[derive(Debug, Clone)]
@@ -22,79 +25,6 @@ pub struct RefreshParams<U> {
     pub refresh_token: Option<Token>,
     /// The current user state.
     pub user: Option<U>,
-}
-
-/// A successful refresh: the new access token and whatever else changed.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::Refreshed;
-///
-/// # let (access, rotated) = ("a".to_string(), "r".to_string());
-/// let refreshed: Refreshed<()> = Refreshed::new(access).refresh_token(rotated);
-/// ```
-#[derive(Debug, Clone)]
-pub struct Refreshed<U> {
-    pub(crate) auth_token: Token,
-    pub(crate) token_type: Option<String>,
-    pub(crate) expires_in: Option<Duration>,
-    pub(crate) refresh_token: Option<Token>,
-    pub(crate) refresh_expires_in: Option<Duration>,
-    pub(crate) user: Option<U>,
-    pub(crate) server_time: Option<Timestamp>,
-}
-
-impl<U> Refreshed<U> {
-    /// The new access token; everything else stays as it was.
-    pub fn new(auth_token: impl Into<String>) -> Self {
-        Self {
-            auth_token: Token::new(auth_token),
-            token_type: None,
-            expires_in: None,
-            refresh_token: None,
-            refresh_expires_in: None,
-            user: None,
-            server_time: None,
-        }
-    }
-
-    /// A new token type (default: keep the current one).
-    pub fn token_type(mut self, token_type: impl Into<String>) -> Self {
-        self.token_type = Some(token_type.into());
-        self
-    }
-
-    /// Lifetime of an opaque access token (JWTs carry `exp`).
-    pub fn expires_in(mut self, expires_in: Duration) -> Self {
-        self.expires_in = Some(expires_in);
-        self
-    }
-
-    /// A new refresh token (rotation): it replaces the old one.
-    pub fn refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
-        self.refresh_token = Some(Token::new(refresh_token));
-        self
-    }
-
-    /// Lifetime of an opaque new refresh token.
-    pub fn refresh_expires_in(mut self, refresh_expires_in: Duration) -> Self {
-        self.refresh_expires_in = Some(refresh_expires_in);
-        self
-    }
-
-    /// New user state (default: keep the current one).
-    pub fn user(mut self, user: U) -> Self {
-        self.user = Some(user);
-        self
-    }
-
-    /// The server's clock when it answered (its response's `Date` header), for an access
-    /// token without `iat`: the clock offset is judged from it, as from `iat` (see
-    /// [`crate::SignIn::server_time`]).
-    pub fn server_time(mut self, at: Timestamp) -> Self {
-        self.server_time = Some(at);
-        self
-    }
 }
 
 /// Why a refresh failed, which decides what happens next.
