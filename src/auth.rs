@@ -328,15 +328,13 @@ impl<U: UserState> Auth<U> {
         config: AuthConfig<U>,
         settings: Settings,
     ) -> (AuthState<U>, AuthStatus, Option<Rc<Shell<U>>>) {
-        let now = Timestamp::now();
-        let sees = config.server_sees();
-        let (stored, judged_at) = match sees {
-            ServerSees::Cookie => crate::server::stored_for_render::<U>(config.name(), now),
-            _ => (None, now),
-        };
-        let (engine, _) = crate::engine::Engine::<U>::start(settings, stored, judged_at);
-        let (state, status) = match sees {
-            ServerSees::Cookie => (engine.state().clone(), engine.status()),
+        let (state, status) = match config.server_sees() {
+            ServerSees::Cookie => {
+                let (stored, judged_at) =
+                    crate::server::stored_for_render::<U>(config.name(), Timestamp::now());
+                let (engine, _) = crate::engine::Engine::<U>::start(settings, stored, judged_at);
+                (engine.state().clone(), engine.status())
+            }
             ServerSees::Nothing => (AuthState::signed_out(), AuthStatus::Loading),
             ServerSees::SignedOut => (AuthState::signed_out(), AuthStatus::Unauthenticated),
         };
@@ -591,7 +589,7 @@ impl<U: UserState> Auth<U> {
     /// Whether a refresh callback is configured.
     pub(crate) fn can_refresh(&self) -> bool {
         self.shell()
-            .is_some_and(|shell| shell.engine().settings().timing.is_some())
+            .is_some_and(|shell| shell.engine().settings().can_refresh())
     }
 
     /// The configured leeway.

@@ -103,12 +103,12 @@ pub use refresh::{
 pub use state::{AuthState, Refreshed, Session, SignIn};
 pub use state::{AuthStatus, RefreshInfo, UserState};
 pub use time::Timestamp;
+pub use token::{Claims, Token, TokenInfo};
 
 /// The gloo-net this crate sends with (0.6, the version Leptos 0.8 uses). Build the requests
 /// of [`client::AuthClient::send_with`] with it (`leptos_auth_kit::gloo_net::http::Request`):
 /// a request from another gloo-net version is another type and does not compile there.
 pub use gloo_net;
-pub use token::{Claims, Token, TokenInfo};
 
 /// Everything an app usually needs: `use leptos_auth_kit::prelude::*;`.
 pub mod prelude {

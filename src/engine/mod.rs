@@ -87,6 +87,11 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// Whether a refresh callback is configured.
+    pub(crate) fn can_refresh(&self) -> bool {
+        self.timing.is_some()
+    }
+
     pub(crate) fn new<U>(leeway: Duration, refresh: Option<&Refresh<U>>, shared: bool) -> Self {
         Self {
             leeway,
@@ -298,8 +303,8 @@ impl<U: UserState> Engine<U> {
         stored: Option<String>,
         now: Timestamp,
     ) -> (Self, bool) {
-        let mut restored = record::restore::<U>(stored.as_deref(), now, settings.timing.is_some());
-        if restored.clear && settings.timing.is_some() {
+        let mut restored = record::restore::<U>(stored.as_deref(), now, settings.can_refresh());
+        if restored.clear && settings.can_refresh() {
             // A refresh token that looks expired here may have been rotated by another tab a
             // moment ago, or the clock may have jumped: keep the session (Loading), look under
             // the lock and ask the server (see `proceed`).
@@ -575,7 +580,7 @@ impl<U: UserState> Engine<U> {
                 return self.persist();
             }
         }
-        let can_refresh = self.settings.timing.is_some();
+        let can_refresh = self.settings.can_refresh();
         match session {
             // An expired-looking refresh token is judged under the lock, by the server (see
             // `proceed`).
@@ -1239,11 +1244,11 @@ impl<U: UserState> Engine<U> {
             // under the lock whether another tab rotated it a moment ago) before ending the
             // session (see `proceed`).
             Decision::SignOutNow
-                if refresh_expired && self.settings.timing.is_some() && self.flight.is_none() =>
+                if refresh_expired && self.settings.can_refresh() && self.flight.is_none() =>
             {
                 self.request(now, None);
             }
-            Decision::SignOutNow if refresh_expired && self.settings.timing.is_some() => {}
+            Decision::SignOutNow if refresh_expired && self.settings.can_refresh() => {}
             Decision::SignOutNow => {
                 let reason = if refresh_expired {
                     "the refresh token expired"
@@ -1282,10 +1287,7 @@ impl<U: UserState> Engine<U> {
     /// A rotation that moves the end later warns again before the new end.
     fn session_warning(&self) -> Option<(Timestamp, Timestamp)> {
         let before = self.settings.warn_before?;
-        let ends_at = self
-            .state
-            .session()?
-            .ends_at(self.settings.timing.is_some())?;
+        let ends_at = self.state.session()?.ends_at(self.settings.can_refresh())?;
         // A new end only when it moved later by more than the warning's lead (a rotation),
         // not for a few hundred ms of re-estimated clock offset; a new chain starts afresh.
         let new_end = self

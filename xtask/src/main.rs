@@ -177,7 +177,7 @@ fn test() -> Result {
                 "-p",
                 "leptos-auth-kit",
                 "--target",
-                "wasm32-unknown-unknown",
+                WASM,
                 "--tests", // the doc tests already ran on the host
             ])
             .env("CHROMEDRIVER", chromedriver()),
@@ -374,6 +374,10 @@ fn e2e() -> Result {
 /// would put it.
 const SSR_SITE: &str = "target/ssr-site";
 
+/// The name of the example's wasm and JavaScript files (the crate's name), which the page
+/// asks for.
+const SSR_OUTPUT_NAME: &str = "ssr_example";
+
 /// Builds both halves of the server-rendered example without cargo-leptos: the wasm library
 /// (`hydrate`) through wasm-bindgen into `target/ssr-site/pkg`, and the server (`ssr`).
 fn build_ssr_example() -> Result {
@@ -387,9 +391,9 @@ fn build_ssr_example() -> Result {
         "wasm-bindgen the browser half into target/ssr-site/pkg",
         Command::new("wasm-bindgen")
             .args(["--target", "web", "--no-typescript"])
-            .args(["--out-name", "ssr_example", "--out-dir"])
+            .args(["--out-name", SSR_OUTPUT_NAME, "--out-dir"])
             .arg(root().join(SSR_SITE).join("pkg"))
-            .arg(root().join("target/wasm32-unknown-unknown/debug/ssr_example.wasm")),
+            .arg(root().join(format!("target/{WASM}/debug/{SSR_OUTPUT_NAME}.wasm"))),
     )?;
     run(
         "build the ssr example's server half (ssr)",
@@ -413,7 +417,7 @@ fn ssr() -> Result {
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
         .env("LEPTOS_SITE_ROOT", SSR_SITE)
         .env("LEPTOS_SITE_PKG_DIR", "pkg")
-        .env("LEPTOS_OUTPUT_NAME", "ssr_example")
+        .env("LEPTOS_OUTPUT_NAME", SSR_OUTPUT_NAME)
         .status()
         .map_err(|err| format!("starting the ssr example: {err}"))?;
     if status.success() {
@@ -458,13 +462,10 @@ fn chromedriver() -> String {
 fn setup() -> Result {
     println!("==> checking tools");
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !installed
-        .lines()
-        .any(|line| line.trim() == "wasm32-unknown-unknown")
-    {
+    if !installed.lines().any(|line| line.trim() == WASM) {
         run(
             "add wasm32 target",
-            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+            Command::new("rustup").args(["target", "add", WASM]),
         )?;
     }
     let components = output("rustup", &["component", "list", "--installed"]).unwrap_or_default();
