@@ -876,9 +876,10 @@ impl<U: UserState> Engine<U> {
             }
             Phase::Calling { deadline, call } if *deadline <= now => {
                 let sent = call.sent.clone();
+                // Whole milliseconds: formatting a float would add about 10 KB of wasm.
                 let reason = format!(
-                    "refresh timed out after {} s",
-                    self.settings.timeout.as_secs_f32()
+                    "refresh timed out after {} ms",
+                    self.settings.timeout.as_millis() as u64
                 );
                 self.record_failure(now, &reason);
                 self.finish(RefreshOutcome::Failed(reason.clone()));

@@ -17,6 +17,8 @@ const USAGE: &str = "usage: cargo xtask <test|demo|ssr|e2e|bench|fuzz [seconds]>
   ssr    build and run the server-rendered example (examples/ssr): http://127.0.0.1:3000
   e2e    only the Playwright end-to-end suites
   bench  print the refresh engine's figures for a simulated hour
+  size   build the size benchmark's two apps (benches/size) as a user ships them and print
+         what the library adds to the wasm, raw and gzip
   fuzz   explore with every fuzz target for [seconds] each (default 60; needs the nightly
          toolchain); `test` runs them from the committed seeds with a fixed random seed and a
          fixed number of inputs when nightly is there, the same inputs on every machine";
@@ -34,6 +36,7 @@ fn main() {
         "ssr" => ssr(),
         "e2e" => setup().and_then(|()| e2e()),
         "bench" => bench(),
+        "size" => size(),
         "fuzz" => match env::args().nth(2).map(|s| s.parse::<u64>()) {
             None => fuzz(FuzzRun::Explore { seconds: 60 }),
             Some(Ok(seconds)) => fuzz(FuzzRun::Explore { seconds }),
@@ -183,6 +186,7 @@ fn test() -> Result {
             .env("CHROMEDRIVER", chromedriver()),
     )?;
     fuzz(FuzzRun::Check)?;
+    size()?;
     e2e()?;
     println!("\nall checks passed");
     Ok(())
@@ -336,6 +340,94 @@ fn bench() -> Result {
         "refresh benchmark (simulated hour)",
         cargo().args(["bench", "-p", "leptos-auth-kit", "--bench", "refresh_hour"]),
     )
+}
+
+/// The size benchmark's two apps (`benches/size`): the same small app written by hand and
+/// with the library.
+const SIZE_APPS: [&str; 2] = ["size-baseline", "size-with-library"];
+
+/// The library's budget, in gzip bytes added to the app (issue 12).
+const SIZE_BUDGET: u64 = 20 * 1024;
+
+/// Builds both size apps as a user ships a CSR app (the `size` profile: opt-level "z", LTO,
+/// one codegen unit, panic = "abort"; wasm-bindgen --target web; Binaryen's wasm-opt -Oz;
+/// gzip -9) and prints raw and gzip sizes of the wasm and what the library adds.
+fn size() -> Result {
+    let bench_dir = root().join("benches/size");
+    run(
+        "npm ci (Binaryen's wasm-opt for the size benchmark)",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&bench_dir),
+    )?;
+    let mut sizes = Vec::new();
+    for app in SIZE_APPS {
+        run(
+            &format!("build {app} (size profile, wasm32)"),
+            cargo().args(["build", "-p", app, "--profile", "size", "--target", WASM]),
+        )?;
+        let out_dir = root().join("target/size").join(app);
+        run(
+            &format!("wasm-bindgen {app}"),
+            Command::new("wasm-bindgen")
+                .args(["--target", "web", "--no-typescript", "--out-dir"])
+                .arg(&out_dir)
+                .arg(root().join(format!("target/{WASM}/size/{app}.wasm"))),
+        )?;
+        let optimised = out_dir.join("optimised.wasm");
+        run(
+            &format!("wasm-opt -Oz {app}"),
+            Command::new(bench_dir.join("node_modules/.bin/wasm-opt"))
+                .arg("-Oz")
+                .args([
+                    "--enable-bulk-memory",
+                    "--enable-sign-ext",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                    "--enable-mutable-globals",
+                ])
+                .arg(out_dir.join(format!("{app}_bg.wasm")))
+                .arg("-o")
+                .arg(&optimised),
+        )?;
+        let raw = std::fs::metadata(&optimised)
+            .map_err(|err| format!("{}: {err}", optimised.display()))?
+            .len();
+        let gzip = Command::new("gzip")
+            .args(["-9", "-c"])
+            .arg(&optimised)
+            .output()
+            .map_err(|err| format!("gzip: could not start: {err}"))?;
+        if !gzip.status.success() {
+            return Err(format!("gzip {}: failed", optimised.display()));
+        }
+        sizes.push((app, raw, gzip.stdout.len() as u64));
+    }
+    let kb = |bytes: u64| bytes as f64 / 1024.0;
+    println!("\nsize benchmark (wasm after wasm-opt -Oz; KB = 1024 bytes)");
+    for (app, raw, gzip) in &sizes {
+        println!(
+            "  {app:<18} {:>7.1} KB raw {:>7.1} KB gzip",
+            kb(*raw),
+            kb(*gzip)
+        );
+    }
+    let (_, base_raw, base_gzip) = sizes[0];
+    let (_, lib_raw, lib_gzip) = sizes[1];
+    let added = lib_gzip.saturating_sub(base_gzip);
+    println!(
+        "  the library adds   {:>7.1} KB raw {:>7.1} KB gzip (budget {:.0} KB gzip: {})",
+        kb(lib_raw.saturating_sub(base_raw)),
+        kb(added),
+        kb(SIZE_BUDGET),
+        if added <= SIZE_BUDGET {
+            "within"
+        } else {
+            "over"
+        }
+    );
+    Ok(())
 }
 
 fn e2e() -> Result {
