@@ -64,6 +64,37 @@ pub(crate) enum StorageChoice {
     Memory(MemoryStorage),
 }
 
+impl StorageChoice {
+    /// Opens the cookie storage. [`AuthConfig::cookie`] and [`AuthConfig::host_cookie`] choose
+    /// this opener, the other constructors theirs: an app links only the storage it uses (the
+    /// cookie code alone is a few KB of wasm).
+    fn open_cookie(name: &str, choice: &Self) -> Arc<dyn TokenStorage> {
+        let options = match choice {
+            Self::Cookie(options) => options.clone(),
+            _ => CookieOptions::default(),
+        };
+        Arc::new(CookieStorage::new(name.to_owned(), options))
+    }
+
+    fn open_local(name: &str, _: &Self) -> Arc<dyn TokenStorage> {
+        Arc::new(LocalStorage::new(name.to_owned()))
+    }
+
+    fn open_session(name: &str, _: &Self) -> Arc<dyn TokenStorage> {
+        Arc::new(SessionStorage::new(name.to_owned()))
+    }
+
+    fn open_memory(_: &str, choice: &Self) -> Arc<dyn TokenStorage> {
+        match choice {
+            Self::Memory(memory) => Arc::new(memory.clone()),
+            _ => Arc::new(MemoryStorage::default()),
+        }
+    }
+}
+
+/// Opens the configured storage: one of `StorageChoice`'s openers.
+type Open = fn(&str, &StorageChoice) -> Arc<dyn TokenStorage>;
+
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
 /// `on_session_ending`: how long before the end, and what to call with the end instant.
@@ -92,6 +123,7 @@ pub(crate) struct EndingHook {
 pub struct AuthConfig<U> {
     pub(crate) name: String,
     pub(crate) storage: StorageChoice,
+    open: Open,
     pub(crate) leeway: Duration,
     pub(crate) refresh: Option<Refresh<U>>,
     pub(crate) on_refreshed: Option<Hook>,
@@ -104,6 +136,7 @@ impl<U> Clone for AuthConfig<U> {
         Self {
             name: self.name.clone(),
             storage: self.storage.clone(),
+            open: self.open,
             leeway: self.leeway,
             refresh: self.refresh.clone(),
             on_refreshed: self.on_refreshed.clone(),
@@ -130,10 +163,11 @@ impl<U> fmt::Debug for AuthConfig<U> {
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
 impl<U> AuthConfig<U> {
-    fn new(name: impl Into<String>, storage: StorageChoice) -> Self {
+    fn new(name: impl Into<String>, storage: StorageChoice, open: Open) -> Self {
         Self {
             name: name.into(),
             storage,
+            open,
             leeway: DEFAULT_LEEWAY,
             refresh: None,
             on_refreshed: None,
@@ -145,7 +179,11 @@ impl<U> AuthConfig<U> {
     /// Keep the session in a cookie called `name` (`Path=/`, `SameSite=Lax`, `Secure` on
     /// https). The cookie is readable by the page's JavaScript, like React Auth Kit's.
     pub fn cookie(name: impl Into<String>) -> Self {
-        Self::new(name, StorageChoice::Cookie(CookieOptions::default()))
+        Self::new(
+            name,
+            StorageChoice::Cookie(CookieOptions::default()),
+            StorageChoice::open_cookie,
+        )
     }
 
     /// Keep the session in a cookie called `__Host-{name}`: `Secure`, `Path=/` and no
@@ -167,29 +205,34 @@ impl<U> AuthConfig<U> {
         Self::new(
             format!("{}{}", crate::storage::cookie::HOST_PREFIX, name.as_ref()),
             StorageChoice::Cookie(options),
+            StorageChoice::open_cookie,
         )
     }
 
     /// Keep the session in `localStorage` under the key `name`: it survives restarts and is
     /// shared by the origin's tabs.
     pub fn local_storage(name: impl Into<String>) -> Self {
-        Self::new(name, StorageChoice::Local)
+        Self::new(name, StorageChoice::Local, StorageChoice::open_local)
     }
 
     /// Keep the session in `sessionStorage` under the key `name`: one tab, gone when it
     /// closes.
     pub fn session_storage(name: impl Into<String>) -> Self {
-        Self::new(name, StorageChoice::Session)
+        Self::new(name, StorageChoice::Session, StorageChoice::open_session)
     }
 
     /// Keep the session in memory only (tests, server rendering): gone on reload.
     pub fn memory() -> Self {
-        Self::new("memory", StorageChoice::Memory(MemoryStorage::default()))
+        Self::in_memory(MemoryStorage::default())
     }
 
     /// Keep the session in the given memory storage, to inspect it in tests.
     pub fn in_memory(storage: MemoryStorage) -> Self {
-        Self::new("memory", StorageChoice::Memory(storage))
+        Self::new(
+            "memory",
+            StorageChoice::Memory(storage),
+            StorageChoice::open_memory,
+        )
     }
 
     fn cookie_options(mut self, change: impl FnOnce(&mut CookieOptions)) -> Self {
@@ -317,16 +360,10 @@ impl<U> AuthConfig<U> {
         }
     }
 
-    /// The storage this configuration writes to.
-    pub fn storage(&self) -> Arc<dyn TokenStorage> {
-        match &self.storage {
-            StorageChoice::Cookie(options) => {
-                Arc::new(CookieStorage::new(self.name.clone(), options.clone()))
-            }
-            StorageChoice::Local => Arc::new(LocalStorage::new(self.name.clone())),
-            StorageChoice::Session => Arc::new(SessionStorage::new(self.name.clone())),
-            StorageChoice::Memory(memory) => Arc::new(memory.clone()),
-        }
+    /// The storage this configuration writes to (the server render reads the request).
+    #[cfg_attr(all(feature = "ssr", not(target_arch = "wasm32")), allow(dead_code))]
+    pub(crate) fn storage(&self) -> Arc<dyn TokenStorage> {
+        (self.open)(&self.name, &self.storage)
     }
 }
 
