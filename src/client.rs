@@ -56,7 +56,7 @@ impl std::error::Error for ClientError {}
 
 /// What to do before sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BeforeSend {
+pub(crate) enum BeforeSend {
     /// Send now with the current header.
     Send,
     /// Wait for (or start) a refresh first: one is in flight, or the access token is within
@@ -67,7 +67,7 @@ pub enum BeforeSend {
 /// Decides whether a request must wait for a refresh before it is sent: when one is in
 /// flight, or when the access token is already due for its expiry refresh (see
 /// [`expiry_refresh_at`]) and would likely come back 401.
-pub fn before_send<U>(
+pub(crate) fn before_send<U>(
     session: Option<&Session<U>>,
     refresh_in_flight: bool,
     can_refresh: bool,
@@ -86,7 +86,7 @@ pub fn before_send<U>(
 
 /// What to do with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterAnswer {
+pub(crate) enum AfterAnswer {
     /// Hand the answer to the caller.
     Done,
     /// The session changed (a refresh finished) while the request was out: retry once with
@@ -101,16 +101,16 @@ pub enum AfterAnswer {
 
 /// The session as it was when a request was sent, or as it is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionMark {
+pub(crate) struct SessionMark {
     /// The session version.
-    pub version: u64,
+    pub(crate) version: u64,
     /// Whether somebody was signed in (so the request carried a header).
-    pub signed_in: bool,
+    pub(crate) signed_in: bool,
 }
 
 /// Decides what an answer means. Only a 401 to a request that carried a header, and is not
 /// already a retry, leads anywhere but back to the caller.
-pub fn after_answer(
+pub(crate) fn after_answer(
     status: u16,
     retried: bool,
     can_refresh: bool,
@@ -135,7 +135,7 @@ pub fn after_answer(
 
 /// Whether waiting requests may go on after a refresh: `Ok` to send or retry, or the error
 /// every one of them fails with.
-pub fn after_refresh(outcome: &RefreshOutcome, signed_in: bool) -> Result<(), ClientError> {
+pub(crate) fn after_refresh(outcome: &RefreshOutcome, signed_in: bool) -> Result<(), ClientError> {
     match outcome {
         RefreshOutcome::SignedOut(reason) => Err(ClientError::SignedOut(reason.clone())),
         RefreshOutcome::Failed(reason) => Err(ClientError::RefreshFailed(reason.clone())),

@@ -46,6 +46,62 @@ pub fn normalize_next(next: &str) -> Option<String> {
     crate::guard::normalize_next(next)
 }
 
+/// The `cookie` target: any `document.cookie` string yields our record or nothing, values
+/// round-trip through the cookie encoding, and any name and value give a cookie string or a
+/// typed error that parses back to the same name and value.
+pub fn cookie_case(text: &str) {
+    if let Some(found) = cookie::record_text(text, "_auth") {
+        let _ = record::restore::<User>(Some(&found), T0, true);
+        assert!(cookie::values(text, "_auth").count() >= 1);
+    }
+    assert_eq!(
+        cookie::decode_value(&cookie::encode_value(text)).as_deref(),
+        Some(text)
+    );
+    let (name, value) = text.split_once('=').unwrap_or((text, ""));
+    let options = crate::CookieOptions::default();
+    if let Ok(set) = cookie::set_string(name, value, &options, None, T0, true) {
+        let pair = set.split(';').next().unwrap_or_default();
+        assert_eq!(cookie::find(pair, name), Some(value.trim()), "{set:?}");
+    }
+}
+
+/// The `record` target: any stored text restores to a state or a clean signed-out start, and
+/// a record that decodes survives encoding again unchanged.
+pub fn record_case(text: &str) {
+    let decodes = record::decode::<User>(text, T0).is_ok();
+    for can_refresh in [false, true] {
+        let restored = record::restore::<User>(Some(text), T0, can_refresh);
+        // Only a record that decodes can sign anybody in.
+        assert!(decodes || !restored.state.is_signed_in());
+    }
+    if let Ok(session) = record::decode::<User>(text, T0) {
+        let again = record::encode(&session).expect("a decoded session encodes");
+        assert_eq!(record::decode::<User>(&again, T0).as_ref(), Ok(&session));
+    }
+}
+
+/// The `answer` target: any status and body (JSON, HTML, garbage) give tokens or a typed
+/// error, and only a 200 gives tokens. `kind` picks the dialect and the request.
+pub fn answer_case(kind: u8, status: u16, body: &[u8]) {
+    use crate::backends::{sanic_jwt_extended, simplejwt, Answer};
+    let answer = Answer {
+        status,
+        body: String::from_utf8_lossy(body).into_owned(),
+        date: None,
+    };
+    let accepted = match kind % 4 {
+        0 => simplejwt::refresh_answer::<User>(answer).is_ok(),
+        1 => simplejwt::sign_in_answer::<User>(answer).is_ok(),
+        2 => sanic_jwt_extended::refresh_answer::<User>(answer).is_ok(),
+        _ => sanic_jwt_extended::sign_in_answer::<User>(answer).is_ok(),
+    };
+    assert!(
+        !accepted || status == 200,
+        "tokens taken from a non-200 answer"
+    );
+}
+
 /// One refresh schedule: the server's token lifetime and clock, and the store's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScheduleCase {
@@ -380,6 +436,33 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    /// The checks the `cookie`, `record` and `answer` targets run hold on every seed (natively,
+    /// so a broken check shows in `cargo test`, not only under the fuzzer).
+    #[test]
+    fn the_target_checks_pass_on_the_seeds() {
+        let mut ran = [0; 3];
+        for (target, _, bytes) in seeds() {
+            match (target, std::str::from_utf8(&bytes)) {
+                ("cookie", Ok(text)) => {
+                    cookie_case(text);
+                    ran[0] += 1;
+                }
+                ("record", Ok(text)) => {
+                    record_case(text);
+                    ran[1] += 1;
+                }
+                ("answer", _) => {
+                    if let [kind, hi, lo, body @ ..] = bytes.as_slice() {
+                        answer_case(*kind, u16::from_be_bytes([*hi, *lo]), body);
+                        ran[2] += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(ran.iter().all(|&n| n > 0), "seeds run per target: {ran:?}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::token::Claims;
 
 /// What a guard decides for the current user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Not known yet (start-up refresh running): show the fallback.
     Loading,
     /// Show the page.
@@ -32,16 +32,7 @@ pub enum Access {
 ///
 /// A role matches a `role` claim that is that string or an array containing it (the
 /// sanic-jwt-extended shape); freshness is a `fresh: true` claim.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::guard::{decide_access, Access};
-/// use leptos_auth_kit::AuthStatus;
-///
-/// assert_eq!(decide_access(AuthStatus::Unauthenticated, None, None, false), Access::SignInRequired);
-/// assert_eq!(decide_access(AuthStatus::Loading, None, Some("admin"), true), Access::Loading);
-/// ```
-pub fn decide_access(
+pub(crate) fn decide_access(
     status: AuthStatus,
     claims: Option<&Claims>,
     role: Option<&str>,
@@ -195,14 +186,7 @@ fn confirm_in_browser(path: &str) -> Option<String> {
 }
 
 /// `redirect_to` with `next=<path_and_query>` added to its query, percent-encoded.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::guard::with_next;
-/// assert_eq!(with_next("/login", "/orders?id=7&x=1"), "/login?next=%2Forders%3Fid%3D7%26x%3D1");
-/// assert_eq!(with_next("/login?fresh=1", "/pay"), "/login?fresh=1&next=%2Fpay");
-/// ```
-pub fn with_next(redirect_to: &str, path_and_query: &str) -> String {
+pub(crate) fn with_next(redirect_to: &str, path_and_query: &str) -> String {
     let separator = if redirect_to.contains('?') { '&' } else { '?' };
     format!(
         "{redirect_to}{separator}next={}",
@@ -411,6 +395,28 @@ pub fn use_next_path(default: &str) -> Signal<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the docs of `decide_access` and `with_next` showed before they became internal.
+    #[test]
+    fn access_and_next_basics() {
+        use crate::AuthStatus;
+        assert_eq!(
+            decide_access(AuthStatus::Unauthenticated, None, None, false),
+            Access::SignInRequired
+        );
+        assert_eq!(
+            decide_access(AuthStatus::Loading, None, Some("admin"), true),
+            Access::Loading
+        );
+        assert_eq!(
+            with_next("/login", "/orders?id=7&x=1"),
+            "/login?next=%2Forders%3Fid%3D7%26x%3D1"
+        );
+        assert_eq!(
+            with_next("/login?fresh=1", "/pay"),
+            "/login?fresh=1&next=%2Fpay"
+        );
+    }
     use crate::token::tests::jwt;
 
     /// Crafted return-to links: each either lands on a same-origin path or on the default.

@@ -55,7 +55,7 @@
 //!
 //! ## Layout
 //! Pure modules (tested natively, time passed in): [`token`], [`state`], [`config`],
-//! [`storage::record`], [`refresh::schedule`], and the session engine that makes every
+//! [`storage::record`], the refresh schedule, and the session engine that makes every
 //! decision about the session (when to refresh, whether an answer applies, when to sign out;
 //! checked by a multi-tab simulation). Browser shell: [`AuthProvider`], [`Auth`] and the
 //! storages, which only carry out the engine's commands.

@@ -128,8 +128,8 @@ impl<U> Refreshed<U> {
     }
 }
 
-/// Everything needed to sign a user in: the input of [`AuthState::sign_in`] and of the
-/// `use_sign_in` hook.
+/// Everything needed to sign a user in: the input of [`Auth::sign_in`](crate::Auth::sign_in)
+/// and of the `use_sign_in` hook.
 ///
 /// ## Usage
 /// ```
@@ -365,12 +365,12 @@ impl<U> Session<U> {
 
     /// The token a refresh sends, which identifies the session's place in its chain: the
     /// refresh token, or the access token when the session has none.
-    pub fn chain_token(&self) -> &Token {
+    pub(crate) fn chain_token(&self) -> &Token {
         self.refresh_token.as_ref().unwrap_or(&self.auth_token)
     }
 
     /// Whether the refresh token is known to have expired at `now`.
-    pub fn refresh_expired(&self, now: Timestamp) -> bool {
+    pub(crate) fn refresh_expired(&self, now: Timestamp) -> bool {
         self.refresh_expires_at.is_some_and(|at| at <= now)
     }
 
@@ -381,21 +381,22 @@ impl<U> Session<U> {
     /// refresh token's, when earlier). A rotating server (SimpleJWT's `ROTATE_REFRESH_TOKENS`)
     /// issues each new refresh token with a full lifetime, so every refresh moves this later.
     ///
+    /// [`Auth::session_ends_at`](crate::Auth::session_ends_at) is this as a signal, for the
+    /// provider's configuration.
+    ///
     /// ## Usage
     /// ```
-    /// use leptos_auth_kit::{AuthState, SignIn, Timestamp};
-    /// use std::time::Duration;
+    /// use leptos::prelude::*;
+    /// use leptos_auth_kit::prelude::*;
     ///
-    /// let now = Timestamp::from_unix_seconds(1_000);
-    /// let mut state = AuthState::<()>::signed_out();
-    /// let sign_in = SignIn::new("access")
-    ///     .expires_in(Duration::from_secs(300))
-    ///     .refresh_token("refresh")
-    ///     .refresh_expires_in(Duration::from_secs(3_600));
-    /// state.sign_in(sign_in, now, Duration::ZERO).unwrap();
-    /// let session = state.session().unwrap();
-    /// assert_eq!(session.ends_at(true), Some(now + Duration::from_secs(3_600)));
-    /// assert_eq!(session.ends_at(false), Some(now + Duration::from_secs(300)));
+    /// #[component]
+    /// fn RefreshTokenEnd() -> impl IntoView {
+    ///     let auth = use_auth::<()>();
+    ///     move || {
+    ///         let ends = auth.state().with(|s| s.session().and_then(|s| s.ends_at(true)));
+    ///         ends.map(|at| format!("the refresh token lasts until {} ms", at.unix_millis()))
+    ///     }
+    /// }
     /// ```
     pub fn ends_at(&self, can_refresh: bool) -> Option<Timestamp> {
         if can_refresh {
@@ -414,14 +415,14 @@ impl<U> Session<U> {
 
     /// Whether the session must end at `now`: the refresh token expired, or the access token
     /// expired and nothing can refresh it.
-    pub fn must_end(&self, now: Timestamp, can_refresh: bool) -> bool {
+    pub(crate) fn must_end(&self, now: Timestamp, can_refresh: bool) -> bool {
         self.refresh_expired(now) || (self.expires_at <= now && !can_refresh)
     }
 }
 
 /// What became of a refresh answer (see [`AuthState::apply_refresh`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshApplied {
+pub(crate) enum RefreshApplied {
     /// The new tokens are in the state.
     Applied,
     /// The token the refresh sent is no longer the session's (sign-out, new sign-in, or
@@ -435,22 +436,22 @@ pub enum RefreshApplied {
 
 /// Signed out, or signed in with a [`Session`], plus a version counter bumped by every
 /// transition (views and the HTTP client use it to notice that the session changed). Whether
-/// a refresh answer applies is decided by the token it sent ([`AuthState::apply_refresh`]),
-/// never by the version.
+/// a refresh answer applies is decided by the token it sent, never by the version. Read it
+/// with [`Auth::state`](crate::Auth::state); the store alone changes it.
 ///
 /// ## Usage
 /// ```
-/// use leptos_auth_kit::{AuthState, SignIn, Timestamp};
-/// use std::time::Duration;
+/// use leptos::prelude::*;
+/// use leptos_auth_kit::prelude::*;
 ///
-/// let now = Timestamp::from_unix_seconds(1_000);
-/// let mut state = AuthState::<()>::signed_out();
-/// state
-///     .sign_in(SignIn::new("opaque").expires_in(Duration::from_secs(60)), now, Duration::ZERO)
-///     .unwrap();
-/// assert!(state.is_signed_in());
-/// state.sign_out();
-/// assert!(!state.is_signed_in());
+/// #[component]
+/// fn SessionVersion() -> impl IntoView {
+///     let auth = use_auth::<()>();
+///     move || auth.state().with(|state| match state.session() {
+///         Some(session) => format!("{} (version {})", session.token_type(), state.version()),
+///         None => "signed out".to_owned(),
+///     })
+/// }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthState<U> {
@@ -475,7 +476,7 @@ impl<U> AuthState<U> {
 
     /// A state restored from storage at start-up: the session is kept unless it must already
     /// end (see [`Session::must_end`]).
-    pub fn restored(session: Option<Session<U>>, now: Timestamp, can_refresh: bool) -> Self {
+    pub(crate) fn restored(session: Option<Session<U>>, now: Timestamp, can_refresh: bool) -> Self {
         Self {
             session: session.filter(|session| !session.must_end(now, can_refresh)),
             version: 0,
@@ -501,8 +502,10 @@ impl<U> AuthState<U> {
         self.version = self.version.wrapping_add(1);
     }
 
-    /// Signs in, replacing any session. On error the state is unchanged.
-    pub fn sign_in(
+    /// Signs in, replacing any session. On error the state is unchanged. (The engine signs
+    /// in through `Session::from_sign_in`; this is the state machine's entry for tests.)
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn sign_in(
         &mut self,
         request: SignIn<U>,
         now: Timestamp,
@@ -517,14 +520,15 @@ impl<U> AuthState<U> {
     }
 
     /// Signs out. Always bumps the version, so that an in-flight refresh is dropped.
-    pub fn sign_out(&mut self) {
+    pub(crate) fn sign_out(&mut self) {
         self.session = None;
         self.bump();
     }
 
     /// Ends the session if it must end at `now` (see [`Session::must_end`]). Returns whether
-    /// it signed out.
-    pub fn expire(&mut self, now: Timestamp, can_refresh: bool) -> bool {
+    /// it signed out. (For tests: the engine decides endings with `Session::must_end`.)
+    #[cfg(test)]
+    pub(crate) fn expire(&mut self, now: Timestamp, can_refresh: bool) -> bool {
         let must_end = self
             .session
             .as_ref()
@@ -537,13 +541,15 @@ impl<U> AuthState<U> {
 
     /// Takes over a session another tab stored (it signed in, refreshed, rotated the refresh
     /// token or updated the user).
-    pub fn adopt(&mut self, stored: Session<U>) {
+    pub(crate) fn adopt(&mut self, stored: Session<U>) {
         self.session = Some(stored);
         self.bump();
     }
 
-    /// Replaces the user state of the current session.
-    pub fn update_user(&mut self, user: U) -> Result<(), AuthError> {
+    /// Replaces the user state of the current session. (For tests: the engine merges a user
+    /// update into what storage holds.)
+    #[cfg(test)]
+    pub(crate) fn update_user(&mut self, user: U) -> Result<(), AuthError> {
         let session = self.session.as_mut().ok_or(AuthError::NotSignedIn)?;
         session.user = Some(user);
         self.bump();
@@ -563,7 +569,7 @@ impl<U> AuthState<U> {
     /// `sent_at` is when the refresh request went out: the clock offset is judged from the new
     /// token's `iat` against it, so that a slow or late answer makes the expiry early, never
     /// late.
-    pub fn apply_refresh(
+    pub(crate) fn apply_refresh(
         &mut self,
         sent: &Token,
         refreshed: Refreshed<U>,

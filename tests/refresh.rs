@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use leptos::prelude::GetUntracked;
 use leptos_auth_kit::prelude::*;
-use leptos_auth_kit::refresh::schedule::Backoff;
+use leptos_auth_kit::refresh::Backoff;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -42,10 +42,7 @@ fn counted_refresh(
                 })
             }
         })
-        .backoff(Backoff {
-            initial: ms(200),
-            max: ms(400),
-        }),
+        .backoff(Backoff::new(ms(200), ms(400))),
     );
     (calls, refresh)
 }

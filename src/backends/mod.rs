@@ -4,7 +4,7 @@
 //! - [`sanic_jwt_extended`] for sanic-jwt-extended.
 //!
 //! How answers are read (status and body to sign-in data, `Refreshed`, or the right
-//! [`RefreshError`]) is pure and tested natively; only [`post`] touches the network.
+//! [`RefreshError`]) is pure and tested natively; only sending the request touches the network.
 
 use std::fmt;
 use std::time::Duration;
@@ -58,14 +58,14 @@ impl From<BackendError> for RefreshError {
 /// An HTTP answer: status, body text and the server's `Date`. Its `Debug` shows the status
 /// and the body's length only: a token endpoint's body holds tokens.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Body text (may be HTML from a proxy).
-    pub body: String,
+    pub(crate) body: String,
     /// The `Date` header, when the browser lets the page read it (same origin, or
     /// `Access-Control-Expose-Headers: Date`): the server's clock, for tokens without `iat`.
-    pub date: Option<Timestamp>,
+    pub(crate) date: Option<Timestamp>,
 }
 
 impl fmt::Debug for Answer {
@@ -175,7 +175,7 @@ pub(crate) fn http_date(text: &str) -> Option<Timestamp> {
 
 /// POSTs `body` (JSON, if any) to `url` with an optional bearer token, giving up after
 /// [`REQUEST_TIMEOUT`]. Network failures and timeouts are [`BackendError::Transient`].
-pub async fn post(
+pub(crate) async fn post(
     url: &str,
     body: Option<&Value>,
     bearer: Option<&str>,

@@ -94,13 +94,13 @@ impl SanicJwtExtended {
 }
 
 /// Reads the sign-in answer.
-pub fn sign_in_answer<U>(answer: Answer) -> Result<SignIn<U>, BackendError> {
+pub(crate) fn sign_in_answer<U>(answer: Answer) -> Result<SignIn<U>, BackendError> {
     answer.sign_in("access_token", "refresh_token", &[401, 422])
 }
 
 /// Reads the refresh answer: 401/422 `{"msg"}` are rejections, 5xx and HTML transient. The
 /// user state is rebuilt from the new token's claims when `U` can be read from them.
-pub fn refresh_answer<U: UserState>(answer: Answer) -> Result<Refreshed<U>, RefreshError> {
+pub(crate) fn refresh_answer<U: UserState>(answer: Answer) -> Result<Refreshed<U>, RefreshError> {
     let refreshed = answer.refreshed::<U>("access_token", "refresh_token")?;
     let user = crate::token::Claims::decode(refreshed.auth_token.expose())
         .ok()

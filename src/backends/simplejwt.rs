@@ -111,14 +111,14 @@ impl SimpleJwt {
 }
 
 /// Reads the answer of `POST {base}/token/`.
-pub fn sign_in_answer<U>(answer: Answer) -> Result<SignIn<U>, BackendError> {
+pub(crate) fn sign_in_answer<U>(answer: Answer) -> Result<SignIn<U>, BackendError> {
     answer.sign_in("access", "refresh", &[401])
 }
 
 /// Reads the answer of `POST {base}/token/refresh/`: the new access token and, with rotation,
 /// the new refresh token. 400/401 (`token_not_valid`, blacklisted, expired) is a rejection;
 /// 5xx, HTML and unreadable answers are transient.
-pub fn refresh_answer<U>(answer: Answer) -> Result<Refreshed<U>, RefreshError> {
+pub(crate) fn refresh_answer<U>(answer: Answer) -> Result<Refreshed<U>, RefreshError> {
     answer.refreshed("access", "refresh")
 }
 

@@ -1,5 +1,5 @@
 //! Token refresh: the user's callback and its types ([`create_refresh`]) and the pure schedule
-//! that decides when to call it ([`schedule`]). The session engine (`crate::engine`) calls it
+//! that decides when to call it (`schedule`, internal). The session engine (`crate::engine`) calls it
 //! one at a time and applies its answers.
 
 use std::fmt;
@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use crate::token::Token;
 
-pub mod schedule;
+pub(crate) mod schedule;
+
+#[cfg(test)]
+mod bench;
 
 /// The answer a refresh callback gives; an input of the state machine like
 /// [`crate::SignIn`], so it lives with it in [`crate::state`].
 pub use crate::state::Refreshed;
+pub use schedule::Backoff;
 
 /// What the refresh callback is given: the current tokens and user state.
 #[derive(Debug, Clone)]
@@ -102,8 +106,8 @@ impl<U> RefreshConfig<U> {
     }
 
     /// Delays between retries after transient failures (default 1 s doubling up to 60 s;
-    /// at least 100 ms, see [`schedule::Backoff`]).
-    pub fn backoff(mut self, backoff: schedule::Backoff) -> Self {
+    /// at least 100 ms, see [`Backoff`]).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
     }

@@ -34,24 +34,29 @@ pub fn clamp_timeout(timeout: Duration) -> Duration {
     timeout.clamp(MIN_TIMEOUT, MAX_TIMER_DELAY)
 }
 
-/// Delays between retries after transient failures: `initial`, doubling, capped at `max`.
-/// `initial` is at least [`MIN_BACKOFF`] and `max` at least `initial`, whatever the fields say.
+/// Delays between retries after transient failures: `initial`, doubling, capped at `max`
+/// (default 1 s doubling up to 60 s). `initial` is at least 100 ms and `max` at least
+/// `initial`, whatever is asked, so that a down server is never retried in a loop.
 ///
 /// ## Usage
 /// ```
-/// use leptos_auth_kit::refresh::schedule::Backoff;
+/// use leptos_auth_kit::refresh::Backoff;
 /// use std::time::Duration;
 ///
 /// let backoff = Backoff::default();
 /// let delays: Vec<u64> = (1..=8).map(|n| backoff.delay(n).as_secs()).collect();
 /// assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+///
+/// let quick = Backoff::new(Duration::from_millis(500), Duration::from_secs(4));
+/// let delays: Vec<u128> = (1..=5).map(|n| quick.delay(n).as_millis()).collect();
+/// assert_eq!(delays, [500, 1000, 2000, 4000, 4000]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
-    /// Delay after the first failure (default 1 s).
-    pub initial: Duration,
-    /// Longest delay (default 60 s).
-    pub max: Duration,
+    /// Delay after the first failure.
+    pub(crate) initial: Duration,
+    /// Longest delay.
+    pub(crate) max: Duration,
 }
 
 impl Default for Backoff {
@@ -64,6 +69,11 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// `initial` after the first failure, doubling after each further one, up to `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self { initial, max }
+    }
+
     /// The delay after `failures` consecutive failures (`failures >= 1`).
     pub fn delay(&self, failures: u32) -> Duration {
         let initial = self.initial.max(MIN_BACKOFF);
@@ -140,20 +150,6 @@ pub enum Decision {
 ///   `expires_at - leeway` (but never earlier than half-way through the token's lifetime, so
 ///   tokens shorter than twice the leeway do not refresh in a loop), or, after transient failures, at the last failure plus the
 ///   backoff delay.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::refresh::schedule::{decide, Backoff, Decision, Failures, Timing};
-/// use leptos_auth_kit::{AuthState, SignIn, Timestamp};
-/// use std::time::Duration;
-///
-/// let t0 = Timestamp::from_unix_seconds(1_000);
-/// let mut state = AuthState::<()>::signed_out();
-/// state.sign_in(SignIn::new("a").expires_in(Duration::from_secs(300)), t0, Duration::ZERO).unwrap();
-/// let timing = Timing { interval: Duration::from_secs(3600), leeway: Duration::from_secs(60), backoff: Backoff::default() };
-/// let decision = decide(state.session(), Some(&timing), &Failures::default(), t0);
-/// assert_eq!(decision, Decision::WakeAt(t0 + Duration::from_secs(240)));
-/// ```
 pub fn decide<U>(
     session: Option<&Session<U>>,
     timing: Option<&Timing>,
@@ -209,6 +205,7 @@ pub fn expiry_refresh_at<U>(session: &Session<U>, leeway: Duration) -> Timestamp
 }
 
 /// The delay to give a browser timer to wake at `wake_at`, capped at [`MAX_TIMER_DELAY`].
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub fn timer_delay(wake_at: Timestamp, now: Timestamp) -> Duration {
     wake_at.saturating_duration_since(now).min(MAX_TIMER_DELAY)
 }

@@ -2,7 +2,7 @@
 //!
 //! The record (JSON) is stored base64url-encoded so that it needs no quoting. Building the
 //! `Set-Cookie`-style string and finding our cookie in `document.cookie` are pure functions;
-//! [`CookieStorage`] only reads and writes `document.cookie`.
+//! the cookie storage only reads and writes `document.cookie`.
 
 use std::time::Duration;
 
@@ -25,14 +25,14 @@ pub const SECURE_PREFIX: &str = "__Secure-";
 
 /// Keeps the record in a cookie.
 #[derive(Debug, Clone)]
-pub struct CookieStorage {
+pub(crate) struct CookieStorage {
     name: String,
     options: CookieOptions,
 }
 
 impl CookieStorage {
     /// A cookie called `name` with these attributes.
-    pub fn new(name: impl Into<String>, options: CookieOptions) -> Self {
+    pub(crate) fn new(name: impl Into<String>, options: CookieOptions) -> Self {
         Self {
             name: name.into(),
             options,
@@ -41,7 +41,7 @@ impl CookieStorage {
 }
 
 /// Whether `name` is a valid cookie name (an RFC 7230 token).
-pub fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -51,14 +51,7 @@ pub fn is_valid_name(name: &str) -> bool {
 /// The values of the cookies called `name` in a `document.cookie` string, in the browser's
 /// order (longer paths first). There can be several: the same name with another `Path` or a
 /// parent `Domain`, such as another app's `_auth` on a sibling subdomain.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::storage::cookie::values;
-/// assert_eq!(values("a=1; _auth=xyz; _auth=abc", "_auth").collect::<Vec<_>>(), ["xyz", "abc"]);
-/// assert_eq!(values("_auth_type=Bearer", "_auth").next(), None);
-/// ```
-pub fn values<'a, 'n>(
+pub(crate) fn values<'a, 'n>(
     cookies: &'a str,
     name: &'n str,
 ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
@@ -69,14 +62,7 @@ pub fn values<'a, 'n>(
 }
 
 /// The value of the first cookie called `name` in a `document.cookie` string.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::storage::cookie::find;
-/// assert_eq!(find("a=1; _auth=xyz; b=2", "_auth"), Some("xyz"));
-/// assert_eq!(find("_auth_type=Bearer", "_auth"), None);
-/// ```
-pub fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     values(cookies, name).next()
 }
 
@@ -89,7 +75,7 @@ pub fn find<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
 /// A cookie written by this same crate, under the same name, for another path or a parent
 /// domain cannot be told apart from ours: give each app its own name, or use a `__Host-`
 /// cookie (`AuthConfig::host_cookie`), which no other path or domain can shadow.
-pub fn record_text(cookies: &str, name: &str) -> Option<String> {
+pub(crate) fn record_text(cookies: &str, name: &str) -> Option<String> {
     let ours = format!("{{\"v\":{},", super::record::RECORD_VERSION);
     values(cookies, name)
         .find_map(|value| decode_value(value).filter(|text| text.starts_with(&ours)))
@@ -126,18 +112,7 @@ fn attributes(options: &CookieOptions, page_is_https: bool) -> String {
 ///
 /// Errors with [`AuthError::CookieTooLarge`] over [`COOKIE_LIMIT`] and [`AuthError::Storage`]
 /// for an invalid name, value or attribute.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::storage::cookie::set_string;
-/// use leptos_auth_kit::{CookieOptions, Timestamp};
-/// use std::time::Duration;
-///
-/// let now = Timestamp::from_unix_seconds(100);
-/// let text = set_string("_auth", "abc", &CookieOptions::default(), Some(now + Duration::from_secs(60)), now, true).unwrap();
-/// assert_eq!(text, "_auth=abc; Path=/; SameSite=Lax; Secure; Max-Age=60");
-/// ```
-pub fn set_string(
+pub(crate) fn set_string(
     name: &str,
     value: &str,
     options: &CookieOptions,
@@ -171,7 +146,7 @@ fn is_cookie_octet(byte: u8) -> bool {
 }
 
 /// The string to assign to `document.cookie` to delete the cookie (same path and domain).
-pub fn clear_string(name: &str, options: &CookieOptions, page_is_https: bool) -> String {
+pub(crate) fn clear_string(name: &str, options: &CookieOptions, page_is_https: bool) -> String {
     format!("{name}={}; Max-Age=0", attributes(options, page_is_https))
 }
 
@@ -327,13 +302,37 @@ fn path_matches(page_path: &str, cookie_path: &str) -> bool {
 }
 
 /// Seconds until `expires_at`, rounded down: never later than the token.
-pub fn max_age(expires_at: Timestamp, now: Timestamp) -> Duration {
+pub(crate) fn max_age(expires_at: Timestamp, now: Timestamp) -> Duration {
     Duration::from_secs(expires_at.saturating_duration_since(now).as_secs())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the docs of `values`, `find` and `set_string` showed before they became internal.
+    #[test]
+    fn cookie_basics() {
+        assert_eq!(
+            values("a=1; _auth=xyz; _auth=abc", "_auth").collect::<Vec<_>>(),
+            ["xyz", "abc"]
+        );
+        assert_eq!(values("_auth_type=Bearer", "_auth").next(), None);
+        assert_eq!(find("a=1; _auth=xyz; b=2", "_auth"), Some("xyz"));
+        assert_eq!(find("_auth_type=Bearer", "_auth"), None);
+        let now = Timestamp::from_unix_seconds(100);
+        let expires = Some(now + Duration::from_secs(60));
+        let text = set_string(
+            "_auth",
+            "abc",
+            &CookieOptions::default(),
+            expires,
+            now,
+            true,
+        )
+        .unwrap();
+        assert_eq!(text, "_auth=abc; Path=/; SameSite=Lax; Secure; Max-Age=60");
+    }
 
     const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
 

@@ -10,15 +10,15 @@ use crate::error::AuthError;
 use crate::time::Timestamp;
 
 pub mod cookie;
-pub mod local;
-pub mod memory;
+mod local;
+mod memory;
 pub mod record;
-pub mod session;
+mod session;
 
-pub use cookie::CookieStorage;
-pub use local::LocalStorage;
+pub(crate) use cookie::CookieStorage;
+pub(crate) use local::LocalStorage;
 pub use memory::MemoryStorage;
-pub use session::SessionStorage;
+pub(crate) use session::SessionStorage;
 
 /// A place that keeps one serialised session record.
 ///

@@ -167,8 +167,8 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
     serde_json::to_string(&record).map_err(|err| AuthError::UserState(err.to_string()))
 }
 
-/// Reads a session back. It may be expired: [`crate::AuthState::restored`] decides what an
-/// expired session means. The expiry is never later than the JWT's own `exp`, whatever the
+/// Reads a session back. It may be expired: the store decides at start-up what an expired
+/// session means (it keeps one a refresh can renew). The expiry is never later than the JWT's own `exp`, whatever the
 /// record says, and `refreshed_at` is never in the future.
 pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session<U>, RecordError> {
     // Peek at the version first so that a future format is reported as such.
@@ -226,11 +226,11 @@ pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session
 
 /// What start-up makes of the stored value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Restored<U> {
+pub(crate) struct Restored<U> {
     /// The state to start in.
-    pub state: AuthState<U>,
+    pub(crate) state: AuthState<U>,
     /// Whether the stored value must be removed (it was unusable or its session is over).
-    pub clear: bool,
+    pub(crate) clear: bool,
 }
 
 /// Start-up: turns what storage holds under our key into the initial state. Anything that is
@@ -238,17 +238,7 @@ pub struct Restored<U> {
 /// except the marker a sign-out leaves in storage shared with other tabs, which is kept.
 /// An expired access token is kept when a refresh can renew it (`can_refresh`) and the
 /// refresh token has not expired.
-///
-/// ## Usage
-/// ```
-/// use leptos_auth_kit::storage::record::restore;
-/// use leptos_auth_kit::Timestamp;
-///
-/// let restored = restore::<()>(Some("garbage"), Timestamp::now(), false);
-/// assert!(!restored.state.is_signed_in());
-/// assert!(restored.clear);
-/// ```
-pub fn restore<U: DeserializeOwned>(
+pub(crate) fn restore<U: DeserializeOwned>(
     stored: Option<&str>,
     now: Timestamp,
     can_refresh: bool,
@@ -269,7 +259,7 @@ pub fn restore<U: DeserializeOwned>(
 
 /// When the stored copy may be dropped: the refresh token's expiry when one is kept (`None`,
 /// keep, when that expiry is unknown), else the access token's.
-pub fn storage_expiry<U>(session: &Session<U>) -> Option<Timestamp> {
+pub(crate) fn storage_expiry<U>(session: &Session<U>) -> Option<Timestamp> {
     match &session.refresh_token {
         Some(_) => session.refresh_expires_at,
         None => Some(session.expires_at),
@@ -281,6 +271,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// Garbage restores to a signed-out state and asks for the key to be cleared.
+    #[test]
+    fn garbage_restores_signed_out_and_is_cleared() {
+        let restored = restore::<()>(Some("garbage"), Timestamp::now(), false);
+        assert!(!restored.state.is_signed_in());
+        assert!(restored.clear);
+    }
     use crate::state::SignIn;
     use crate::token::tests::jwt;
 

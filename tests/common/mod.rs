@@ -120,9 +120,27 @@ pub fn set_raw_cookie(text: &str) {
         .unwrap();
 }
 
-/// The session record a cookie holds, decoded.
+/// The values of the cookies called `name`, in `document.cookie`'s order.
+fn cookie_values(name: &str) -> Vec<String> {
+    document_cookie()
+        .split(';')
+        .filter_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key.trim() == name).then(|| value.trim().to_owned())
+        })
+        .collect()
+}
+
+/// The session record a cookie holds, decoded: the first value that is a record of ours, or
+/// else the first value as it is (as the store reads it).
 pub fn cookie_record(name: &str) -> Option<String> {
-    leptos_auth_kit::storage::cookie::record_text(&document_cookie(), name)
+    use leptos_auth_kit::storage::{cookie::decode_value, record::RECORD_VERSION};
+    let ours = format!("{{\"v\":{RECORD_VERSION},");
+    let values = cookie_values(name);
+    values
+        .iter()
+        .find_map(|value| decode_value(value).filter(|text| text.starts_with(&ours)))
+        .or_else(|| values.first().cloned())
 }
 
 /// Whether `text` is what a sign-out leaves in storage the tabs share: a marker naming the
@@ -136,8 +154,9 @@ pub fn is_end_marker(text: Option<String>) -> bool {
     keys == ["ended", "epoch", "v"]
 }
 
+/// The value of the first cookie called `name`.
 pub fn cookie_value(name: &str) -> Option<String> {
-    leptos_auth_kit::storage::cookie::find(&document_cookie(), name).map(str::to_owned)
+    cookie_values(name).into_iter().next()
 }
 
 /// The cookie's attributes as the browser stored them, read with the Cookie Store API.

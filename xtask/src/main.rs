@@ -17,6 +17,8 @@ const USAGE: &str = "usage: cargo xtask <test|demo|ssr|e2e|bench|fuzz [seconds]>
   ssr    build and run the server-rendered example (examples/ssr): http://127.0.0.1:3000
   e2e    only the Playwright end-to-end suites
   bench  print the refresh engine's figures for a simulated hour
+  api    write the public API snapshot (tests/public-api.txt) from rustdoc; `test` checks
+         that it is current, so a change of the public surface shows in review
   size   build the size benchmark's two apps (benches/size) as a user ships them and print
          what the library adds to the wasm, raw and gzip
   fuzz   explore with every fuzz target for [seconds] each (default 60; needs the nightly
@@ -37,6 +39,7 @@ fn main() {
         "e2e" => setup().and_then(|()| e2e()),
         "bench" => bench(),
         "size" => size(),
+        "api" => api(ApiRun::Write),
         "fuzz" => match env::args().nth(2).map(|s| s.parse::<u64>()) {
             None => fuzz(FuzzRun::Explore { seconds: 60 }),
             Some(Ok(seconds)) => fuzz(FuzzRun::Explore { seconds }),
@@ -147,12 +150,7 @@ fn test() -> Result {
             clippy.args(["--", "-D", "warnings"]),
         )?;
     }
-    run(
-        "rustdoc (broken links are errors)",
-        cargo()
-            .args(["doc", "--no-deps", "-p", "leptos-auth-kit"])
-            .env("RUSTDOCFLAGS", "-D warnings"),
-    )?;
+    api(ApiRun::Check)?;
     run(
         "native tests",
         // The session simulation runs next, optimised.
@@ -338,8 +336,160 @@ fn fuzz(how: FuzzRun) -> Result {
 fn bench() -> Result {
     run(
         "refresh benchmark (simulated hour)",
-        cargo().args(["bench", "-p", "leptos-auth-kit", "--bench", "refresh_hour"]),
+        // A unit test (ignored by `cargo test`): it drives the schedule's internals.
+        cargo().args([
+            "test",
+            "--release",
+            "-p",
+            "leptos-auth-kit",
+            "--lib",
+            "refresh::bench",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ]),
     )
+}
+
+/// Where the public API snapshot is committed.
+const API_SNAPSHOT: &str = "tests/public-api.txt";
+
+/// What `api` does with the surface it reads.
+#[derive(Clone, Copy, PartialEq)]
+enum ApiRun {
+    /// `cargo xtask test`: fail when the surface differs from the snapshot.
+    Check,
+    /// `cargo xtask api`: write the snapshot.
+    Write,
+}
+
+/// Builds the docs (`ssr` on, so the server half shows too; broken links are errors) and
+/// reduces them to the public surface: one line per module, item, field, variant, inherent
+/// method and trait implementation. Blanket and auto-trait implementations are left out:
+/// they come from the standard library and other crates, not from this one.
+fn api(how: ApiRun) -> Result {
+    // Pages of items that are gone stay in target/doc: start afresh.
+    let _ = std::fs::remove_dir_all(root().join("target/doc/leptos_auth_kit"));
+    run(
+        "rustdoc (broken links are errors)",
+        cargo()
+            .args([
+                "doc",
+                "--no-deps",
+                "-p",
+                "leptos-auth-kit",
+                "--features",
+                "ssr",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    let mut lines = Vec::new();
+    surface(
+        &root().join("target/doc/leptos_auth_kit"),
+        "leptos_auth_kit",
+        &mut lines,
+    )?;
+    lines.sort();
+    lines.dedup();
+    let now = lines.join("\n") + "\n";
+    let path = root().join(API_SNAPSHOT);
+    if how == ApiRun::Write {
+        std::fs::write(&path, &now).map_err(|err| format!("{API_SNAPSHOT}: {err}"))?;
+        println!("wrote {API_SNAPSHOT} ({} lines)", lines.len());
+        return Ok(());
+    }
+    println!("\n==> public API against {API_SNAPSHOT}");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed == now {
+        println!("public API: {} lines, as committed", lines.len());
+        return Ok(());
+    }
+    let old: Vec<&str> = committed.lines().collect();
+    for line in old.iter().filter(|line| !lines.iter().any(|l| l == *line)) {
+        println!("- {line}");
+    }
+    for line in lines.iter().filter(|line| !old.contains(&line.as_str())) {
+        println!("+ {line}");
+    }
+    Err(format!(
+        "the public API differs from {API_SNAPSHOT} (above): if the change is meant, \
+         run `cargo xtask api` and commit the snapshot"
+    ))
+}
+
+/// The public items documented under `dir` (the module `path`), into `lines`.
+fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
+    let entries = std::fs::read_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let mut entries: Vec<_> = entries.filter_map(|entry| entry.ok()).collect();
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() {
+            // A public module has its own index page; a private one only redirects.
+            if entry.path().join("index.html").exists() {
+                let module = format!("{path}::{name}");
+                lines.push(format!("mod {module}"));
+                surface(&entry.path(), &module, lines)?;
+            }
+            continue;
+        }
+        let Some((kind, item)) = name
+            .strip_suffix(".html")
+            .and_then(|stem| stem.split_once('.'))
+        else {
+            continue;
+        };
+        let html = std::fs::read_to_string(entry.path())
+            .map_err(|err| format!("{}: {err}", entry.path().display()))?;
+        if html.contains("http-equiv=\"refresh\"") {
+            continue; // a re-export's redirect: the item is listed where it lives
+        }
+        let item = format!("{path}::{item}");
+        lines.push(format!("{kind} {item}"));
+        // Only what this crate declares: not auto-trait, blanket or implementors' impls.
+        let end = [
+            "id=\"synthetic-implementations\"",
+            "id=\"implementors\"",
+            "id=\"foreign-impls\"",
+        ]
+        .iter()
+        .filter_map(|marker| html.find(marker))
+        .min()
+        .unwrap_or(html.len());
+        let mut inherent = true;
+        for id in html[..end]
+            .split(" id=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+        {
+            let id = id.replace("%3C", "<").replace("%3E", ">").replace('+', " ");
+            if let Some(implementation) = id.strip_prefix("impl-") {
+                inherent = !implementation.contains("-for-");
+                if !inherent {
+                    let implementation =
+                        implementation.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+                    lines.push(format!(
+                        "{item}: impl {}",
+                        implementation.replace("-for-", " for ")
+                    ));
+                }
+                continue;
+            }
+            let Some((what, member)) = id.split_once('.') else {
+                continue;
+            };
+            let member = member.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+            match what {
+                "structfield" | "variant" | "associatedconstant" | "associatedtype"
+                | "tymethod" => lines.push(format!("{item}::{member} ({what})")),
+                "method" if inherent || kind == "trait" => {
+                    lines.push(format!("{item}::{member} (method)"))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The size benchmark's two apps (`benches/size`): the same small app written by hand and

@@ -3,13 +3,14 @@
 //! access token. Runs the real pure schedule (`decide`) and state transitions against a
 //! simulated clock and server; no sleeps.
 //!
-//! `cargo bench --bench refresh_hour`
+//! `cargo xtask bench` (`cargo test --release --lib refresh::bench -- --ignored --nocapture`):
+//! a unit test, ignored by `cargo test`, because it drives internals that are not public.
 
 use std::time::Duration;
 
-use leptos_auth_kit::refresh::schedule::{decide, Backoff, Decision, Failures, Timing};
-use leptos_auth_kit::state::RefreshApplied;
-use leptos_auth_kit::{AuthState, Refreshed, SignIn, Timestamp};
+use super::schedule::{decide, Backoff, Decision, Failures, Timing};
+use crate::state::{AuthState, RefreshApplied, Refreshed, SignIn};
+use crate::time::Timestamp;
 
 const HOUR: u64 = 3600;
 const ACCESS_LIFETIME: Duration = Duration::from_secs(300);
@@ -84,7 +85,9 @@ fn simulate(
     figures
 }
 
-fn main() {
+#[test]
+#[ignore = "a benchmark that prints figures: cargo xtask bench"]
+fn refresh_hour() {
     println!("refresh schedule over a simulated hour of 5-minute access tokens");
     println!("(ideal: 12 refresh calls, 0 seconds with an expired token)\n");
     // (name, interval, leeway, how late each timer fires)
