@@ -201,6 +201,11 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
                     (ending.callback)(ends_at);
                 }
             }
+            Hook::Revoke(token) => {
+                if let Some(revoke) = &config.revoke {
+                    revoke(token);
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::refresh::Refresh;
 use crate::storage::{CookieStorage, LocalStorage, MemoryStorage, SessionStorage, TokenStorage};
 use crate::time::Timestamp;
+use crate::token::Token;
 
 /// The cookie `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -129,6 +130,7 @@ pub struct AuthConfig<U> {
     pub(crate) on_refreshed: Option<Hook>,
     pub(crate) on_session_expired: Option<Hook>,
     pub(crate) on_session_ending: Option<EndingHook>,
+    pub(crate) revoke: Option<Arc<dyn Fn(Token) + Send + Sync>>,
 }
 
 impl<U> Clone for AuthConfig<U> {
@@ -142,6 +144,7 @@ impl<U> Clone for AuthConfig<U> {
             on_refreshed: self.on_refreshed.clone(),
             on_session_expired: self.on_session_expired.clone(),
             on_session_ending: self.on_session_ending.clone(),
+            revoke: self.revoke.clone(),
         }
     }
 }
@@ -173,6 +176,7 @@ impl<U> AuthConfig<U> {
             on_refreshed: None,
             on_session_expired: None,
             on_session_ending: None,
+            revoke: None,
         }
     }
 
@@ -274,6 +278,30 @@ impl<U> AuthConfig<U> {
     /// Refresh tokens with this callback (see `create_refresh`).
     pub fn refresh(mut self, refresh: Refresh<U>) -> Self {
         self.refresh = Some(refresh);
+        self
+    }
+
+    /// Revokes refresh tokens on sign-out: when the user signs out, `revoke` is called with
+    /// the session's refresh token, and, if a refresh was under way then (in this tab), once
+    /// more with the new refresh token its answer brings, which nothing stores and which would
+    /// otherwise stay valid on the server. Storage is already cleared when it runs; its errors
+    /// are its own (a revoked token or an expired one are the same to the user). Not called
+    /// when the session ends by itself (expiry, a rejected refresh), nor for a session without
+    /// a refresh token. It may run after the provider unmounted.
+    ///
+    /// The adapters provide one for servers with a revoke endpoint:
+    ///
+    /// ```
+    /// use leptos_auth_kit::backends::simplejwt::SimpleJwt;
+    /// use leptos_auth_kit::prelude::*;
+    ///
+    /// let simplejwt = SimpleJwt::new("/api");
+    /// let config = AuthConfig::<()>::local_storage("_auth")
+    ///     .refresh(simplejwt.refresh())
+    ///     .revoke_on_sign_out(simplejwt.revoke()); // POST /api/token/blacklist/
+    /// ```
+    pub fn revoke_on_sign_out(mut self, revoke: impl Fn(Token) + Send + Sync + 'static) -> Self {
+        self.revoke = Some(Arc::new(revoke));
         self
     }
 

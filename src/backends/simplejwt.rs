@@ -29,6 +29,7 @@ use crate::refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshParams, Refreshed,
 };
 use crate::state::SignIn;
+use crate::token::Token;
 
 /// A SimpleJWT server under `base` (such as `/api` or `https://example.com/api`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +95,32 @@ impl SimpleJwt {
         })
     }
 
-    /// Blacklists a refresh token (call it before or after signing out, with the refresh
-    /// token from the session). Needs `rest_framework_simplejwt.token_blacklist` on the server.
+    /// A revoke hook for [`AuthConfig::revoke_on_sign_out`]: blacklists each refresh token a
+    /// sign-out retires (the session's, and one a refresh under way brings after it) with
+    /// [`SimpleJwt::blacklist`], in the background. Needs
+    /// `rest_framework_simplejwt.token_blacklist` on the server. A failed request is dropped:
+    /// the token still expires at its `exp`.
+    ///
+    /// [`AuthConfig::revoke_on_sign_out`]: crate::AuthConfig::revoke_on_sign_out
+    pub fn revoke(&self) -> impl Fn(Token) + Send + Sync + 'static {
+        let backend = self.clone();
+        move |token: Token| {
+            #[cfg(target_arch = "wasm32")]
+            {
+                let backend = backend.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = backend.blacklist(token.expose()).await;
+                });
+            }
+            // Sign-outs happen in the browser only.
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = (&backend, token);
+        }
+    }
+
+    /// Blacklists a refresh token. [`SimpleJwt::revoke`] does it on every sign-out; call this
+    /// for a token you hold yourself. Needs `rest_framework_simplejwt.token_blacklist` on the
+    /// server.
     pub async fn blacklist(&self, refresh_token: &str) -> Result<(), BackendError> {
         let answer = post(
             &self.blacklist_url(),

@@ -154,7 +154,7 @@ pub(crate) enum Event<U> {
 }
 
 /// A hook of the configuration to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Hook {
     /// `on_refreshed`.
     Refreshed,
@@ -162,6 +162,9 @@ pub(crate) enum Hook {
     SessionExpired,
     /// `on_session_ending`, for the session that ends at this instant.
     SessionEnding(Timestamp),
+    /// `revoke_on_sign_out`, with a refresh token nothing will use again: the session's, when
+    /// the user signs out, and a new one a refresh sent before its line ended brings after.
+    Revoke(Token),
 }
 
 /// Something for the shell to do, in order. (No `Debug`: records hold tokens.)
@@ -263,6 +266,9 @@ pub(crate) struct Engine<U> {
     /// Lines (see `Session::line`) this engine ended (signed out of, or signed in over) or
     /// saw ended.
     ended: Vec<u64>,
+    /// The chain tokens of those lines: an answer to one of them that brings a new refresh
+    /// token is revoked, since nothing will ever use that token.
+    ended_chains: Vec<Token>,
     /// The last line that ended here, or that storage said ended: what a sign-out writes to
     /// storage shared with other tabs, and, while signed out, what a stored value is
     /// compared with.
@@ -338,6 +344,7 @@ impl<U: UserState> Engine<U> {
             late: Vec::new(),
             retired: Vec::new(),
             ended: last_end.iter().map(|end| end.ended).collect(),
+            ended_chains: Vec::new(),
             last_end,
             epoch,
             confirm: false,
@@ -461,7 +468,7 @@ impl<U: UserState> Engine<U> {
                         }
                         self.offline = !online;
                     }
-                    Event::SignOut => self.sign_out(),
+                    Event::SignOut => self.user_sign_out(),
                     Event::RefreshRequested(waiter) => self.request(now, Some(waiter)),
                     Event::LockGranted(flight) => self.lock_granted(now, flight),
                     Event::Answered { call, result } => self.answered(now, call, result),
@@ -676,6 +683,7 @@ impl<U: UserState> Engine<U> {
         if let Some(session) = self.state.session() {
             let (end, token) = (Ended::of(session), session.chain_token().clone());
             remember(&mut self.ended, end.ended);
+            remember(&mut self.ended_chains, token.clone());
             remember(&mut self.retired, token);
             self.last_end = Some(end);
         }
@@ -691,6 +699,8 @@ impl<U: UserState> Engine<U> {
         // Nothing of the new session counts as stale, whatever came before.
         self.ended.retain(|line| *line != session.line);
         self.retired.retain(|token| token != session.chain_token());
+        self.ended_chains
+            .retain(|token| token != session.chain_token());
         self.epoch = self.epoch.max(session.epoch);
         self.seen = Some(text);
         self.state.adopt(session);
@@ -699,6 +709,26 @@ impl<U: UserState> Engine<U> {
         self.loading = false;
         self.finish(RefreshOutcome::Stale);
         self.publish();
+    }
+
+    /// The user signs out: the session ends, and its refresh token is revoked (when a
+    /// `revoke_on_sign_out` hook is configured; a refresh still out is revoked when its answer
+    /// comes, see `answered`).
+    fn user_sign_out(&mut self) {
+        let refresh_token = self
+            .state
+            .session()
+            .and_then(|session| session.refresh_token().cloned());
+        self.sign_out();
+        if let Some(token) = refresh_token {
+            self.revoke(token);
+        }
+    }
+
+    /// Asks the shell to revoke `token`; also after unmount, since a refresh answer that comes
+    /// then is still handled.
+    fn revoke(&mut self, token: Token) {
+        self.hooks.push(Command::Hook(Hook::Revoke(token)));
     }
 
     fn sign_out(&mut self) {
@@ -1023,6 +1053,18 @@ impl<U: UserState> Engine<U> {
             .is_some_and(|session| *session.chain_token() == sent);
         if !chain_current {
             // Signed out, signed in anew, or another tab moved the chain on: not ours to apply.
+            // A new refresh token for a line that ended would stay valid on the server with
+            // nobody to use it: revoke it.
+            let orphan = match &result {
+                Ok(refreshed) if self.ended_chains.contains(&sent) => refreshed
+                    .refresh_token
+                    .clone()
+                    .filter(|token| *token != sent),
+                _ => None,
+            };
+            if let Some(token) = orphan {
+                self.revoke(token);
+            }
             if is_current {
                 self.finish(RefreshOutcome::Stale);
             }

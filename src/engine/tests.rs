@@ -1897,3 +1897,99 @@ fn a_tab_opened_on_a_sign_outs_marker_stands_on_it() {
     assert_eq!(ended_line(&storage), Some(line));
     assert!(session(&c).is_none());
 }
+
+/// The refresh tokens handed to `revoke_on_sign_out`, in order.
+fn revoked(tab: &Tab) -> Vec<String> {
+    let hooks = tab.io().hooks.borrow();
+    let tokens = hooks.iter().filter_map(|hook| match hook {
+        Hook::Revoke(token) => Some(token.expose().to_owned()),
+        _ => None,
+    });
+    tokens.collect()
+}
+
+#[test]
+fn a_sign_out_revokes_the_refresh_token_and_one_a_refresh_under_way_brings() {
+    // (case, what the answer to the refresh under way at sign-out is, revoked in all)
+    #[rustfmt::skip]
+    let cases: [(&str, Result<Refreshed<String>, RefreshError>, &[&str]); 4] = [
+        ("rotated: the new token is revoked too", Ok(rotated(2)), &["r1", "r2"]),
+        ("no rotation: nothing more", Ok(Refreshed::new("a2").expires_in(secs(300))), &["r1"]),
+        ("the same refresh token back: nothing more", Ok(rotated(2).refresh_token("r1")), &["r1"]),
+        ("refused", Err(RefreshError::Rejected("blacklisted".into())), &["r1"]),
+    ];
+    for (case, result, expected) in cases {
+        let (tab, _, call) = refreshing(Setup::default());
+        tab.feed(Event::SignOut);
+        assert_eq!(revoked(&tab), ["r1"], "{case}: at sign-out");
+        answer(&tab, call, result);
+        assert_eq!(revoked(&tab), expected, "{case}");
+        assert!(!tab.engine().state().is_signed_in(), "{case}");
+        assert_eq!(
+            *tab.io().storage.borrow(),
+            None,
+            "{case}: nothing comes back"
+        );
+    }
+}
+
+#[test]
+fn a_late_answer_after_sign_out_and_unmount_is_revoked() {
+    // The call timed out, the user signed out and left the page; the answer comes at last.
+    let (tab, first, _) = timed_out_and_retried();
+    tab.feed(Event::SignOut);
+    tab.feed(Event::Unmounted);
+    answer(&tab, first, Ok(rotated(2)));
+    assert_eq!(revoked(&tab), ["r1", "r2"]);
+}
+
+#[test]
+fn an_answer_for_a_line_another_tab_signed_out_is_revoked_there() {
+    let (a, b, _, _) = two_tabs();
+    request(&b);
+    grant(&b);
+    let (call, _) = last_call(&b);
+    a.feed(Event::SignOut);
+    b.feed(Event::StorageChanged);
+    assert!(!b.engine().state().is_signed_in());
+    assert_eq!(
+        revoked(&a),
+        ["r1"],
+        "the tab that signed out revokes the session's token"
+    );
+    answer(&b, call, Ok(rotated(2)));
+    assert_eq!(
+        revoked(&b),
+        ["r2"],
+        "the tab whose refresh was under way revokes the new one"
+    );
+}
+
+#[test]
+fn nothing_is_revoked_when_the_session_ends_by_itself_or_has_no_refresh_token() {
+    // A rejected refresh ends the session: the server already refuses the token.
+    let (tab, _, call) = refreshing(Setup::default());
+    answer(&tab, call, Err(RefreshError::Rejected("expired".into())));
+    assert!(!tab.engine().state().is_signed_in());
+    assert!(revoked(&tab).is_empty(), "rejected");
+    // Expiry without refresh.
+    let tab = self::tab(Setup {
+        refresh: false,
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    wake_at(&tab, secs(300));
+    assert!(!tab.engine().state().is_signed_in());
+    assert!(revoked(&tab).is_empty(), "expired");
+    // No refresh token to revoke.
+    let tab = self::tab(Setup::default());
+    tab.sign_in(SignIn::new("a1").expires_in(secs(300)))
+        .unwrap();
+    tab.feed(Event::SignOut);
+    assert!(revoked(&tab).is_empty(), "no refresh token");
+    // Signed out already: a second sign-out revokes nothing more.
+    let (tab, _, _) = refreshing(Setup::default());
+    tab.feed(Event::SignOut);
+    tab.feed(Event::SignOut);
+    assert_eq!(revoked(&tab), ["r1"], "twice");
+}

@@ -1,6 +1,17 @@
 // The library end to end, for both storages: sign-in, guard, reload, refresh, expiry, sign-out.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { API, STORAGES, counters, expectEndMarker, expectNoSession, resetCounters, screenshot, serverSettings, signIn, storedRecord, watchSignedOut } from './helpers';
+
+/** The refresh tokens the page has blacklisted (requests done), in order. */
+function watchBlacklist(page: Page): string[] {
+  const tokens: string[] = [];
+  page.on('requestfinished', (request) => {
+    if (request.url().endsWith('/api/token/blacklist/')) {
+      tokens.push(JSON.parse(request.postData() ?? '{}').refresh);
+    }
+  });
+  return tokens;
+}
 
 for (const storage of STORAGES) {
   test.describe(`${storage} storage`, () => {
@@ -107,13 +118,45 @@ for (const storage of STORAGES) {
       await signIn(page, storage);
       await expect(page).toHaveURL('/');
       const refresh = (await storedRecord(page, storage)).refresh_token;
+      const blacklisted = watchBlacklist(page);
       await page.locator('#sign-out').click();
       await expect(page.locator('#status')).toHaveText('Unauthenticated');
       await expect(page).toHaveURL(/\/login\?next=%2F/);
       await expectEndMarker(page, storage);
-      await expect
-        .poll(async () => (await request.post(`${API}/api/token/refresh/`, { data: { refresh } })).status())
-        .toBe(401);
+      // Asked once the blacklist request is done: a token still valid would be rotated (200).
+      await expect.poll(() => blacklisted).toEqual([refresh]);
+      expect((await request.post(`${API}/api/token/refresh/`, { data: { refresh } })).status()).toBe(401);
+    });
+
+    test('a refresh under way at sign-out: the refresh token its answer brings is blacklisted too', async ({ page, request }) => {
+      await signIn(page, storage);
+      await expect(page).toHaveURL('/');
+      const first = (await storedRecord(page, storage)).refresh_token;
+      // The server rotates at once; the browser gets the answer only after the sign-out.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let rotated = '';
+      await page.route('**/api/token/refresh/', async (route) => {
+        const response = await route.fetch();
+        rotated = (await response.json()).refresh ?? '';
+        await gate;
+        await route.fulfill({ response });
+      });
+      await page.locator('a[href="/tokens"]').first().click();
+      await page.locator('#refresh-now').click();
+      await expect.poll(() => rotated).not.toBe('');
+      expect(rotated).not.toBe(first);
+      const blacklisted = watchBlacklist(page);
+      await page.locator('#sign-out').click();
+      await expect(page.locator('#status')).toHaveText('Unauthenticated');
+      await expect.poll(() => blacklisted).toEqual([first]);
+      release();
+      await expect.poll(() => blacklisted).toEqual([first, rotated]);
+      for (const refresh of [first, rotated]) {
+        expect((await request.post(`${API}/api/token/refresh/`, { data: { refresh } })).status()).toBe(401);
+      }
+      await expectEndMarker(page, storage);
+      expect(JSON.stringify(await storedRecord(page, storage))).not.toContain(rotated);
     });
 
     test('crafted ?next= links land on a same-origin page without a crash', async ({ page }) => {

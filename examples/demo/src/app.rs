@@ -86,12 +86,15 @@ fn config(storage: Storage, dialect: Dialect, notice: EndingNotice) -> AuthConfi
         Storage::Cookie => AuthConfig::cookie("demo_auth"),
         Storage::Local => AuthConfig::local_storage("demo_auth"),
     };
-    let refresh = match dialect {
-        Dialect::SimpleJwt => simplejwt().refresh(),
-        Dialect::Sanic => sanic().refresh(),
+    let config = match dialect {
+        // Each refresh token a sign-out retires is blacklisted, also one that a refresh under
+        // way at that moment brings.
+        Dialect::SimpleJwt => config
+            .refresh(simplejwt().refresh())
+            .revoke_on_sign_out(simplejwt().revoke()),
+        Dialect::Sanic => config.refresh(sanic().refresh()),
     };
     config
-        .refresh(refresh)
         .leeway(Duration::from_secs(10))
         .on_session_ending(Duration::from_secs(60), move |ends_at| {
             notice.0.set(Some(ends_at))
@@ -188,18 +191,7 @@ fn Nav(storage: Storage, dialect: Dialect) -> impl IntoView {
         }
         key
     });
-    let sign_out = move |_| {
-        let refresh_token = auth.state().with_untracked(|s| {
-            s.session()
-                .and_then(|s| s.refresh_token().map(|t| t.expose().to_owned()))
-        });
-        auth.sign_out();
-        if let (Dialect::SimpleJwt, Some(token)) = (dialect, refresh_token) {
-            spawn_local(async move {
-                let _ = simplejwt().blacklist(&token).await;
-            });
-        }
-    };
+    let sign_out = move |_| auth.sign_out();
     let switch = move |name: &'static str| {
         move |ev: leptos::ev::Event| {
             if let Some(storage) = local_storage() {
