@@ -282,6 +282,7 @@ impl<U: UserState> Auth<U> {
     /// render while hydrating shows what the server rendered (see [`FirstRender`]).
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
         let settings = Settings {
+            log: config.log,
             warn_before: config
                 .on_session_ending
                 .as_ref()

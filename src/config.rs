@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::note::Note;
 use crate::refresh::Refresh;
 use crate::storage::{CookieStorage, LocalStorage, MemoryStorage, SessionStorage, TokenStorage};
 use crate::time::Timestamp;
@@ -131,6 +132,7 @@ pub struct AuthConfig<U> {
     pub(crate) on_session_expired: Option<Hook>,
     pub(crate) on_session_ending: Option<EndingHook>,
     pub(crate) revoke: Option<Arc<dyn Fn(Token) + Send + Sync>>,
+    pub(crate) log: Option<fn(&Note)>,
 }
 
 impl<U> Clone for AuthConfig<U> {
@@ -145,6 +147,7 @@ impl<U> Clone for AuthConfig<U> {
             on_session_expired: self.on_session_expired.clone(),
             on_session_ending: self.on_session_ending.clone(),
             revoke: self.revoke.clone(),
+            log: self.log,
         }
     }
 }
@@ -177,6 +180,7 @@ impl<U> AuthConfig<U> {
             on_session_expired: None,
             on_session_ending: None,
             revoke: None,
+            log: None,
         }
     }
 
@@ -302,6 +306,23 @@ impl<U> AuthConfig<U> {
     /// ```
     pub fn revoke_on_sign_out(mut self, revoke: impl Fn(Token) + Send + Sync + 'static) -> Self {
         self.revoke = Some(Arc::new(revoke));
+        self
+    }
+
+    /// Logs each decision of the store to the browser console (off by default), each line
+    /// starting with `[leptos-auth-kit]`: sign-in, the timer and why (refresh due, retry after
+    /// a failure, the refresh token's end), waiting for and holding the cross-tab lock, a
+    /// refresh started, finished or failed and why, another tab's tokens adopted, an answer
+    /// dropped, sign-out and its cause, a token revoked. Never a token, a refresh token or a
+    /// claim; a failure's reason is the refresh callback's own error text, so keep tokens out
+    /// of your `RefreshError`s. An app that never calls this carries none of its code.
+    ///
+    /// ```
+    /// use leptos_auth_kit::prelude::*;
+    /// let config = AuthConfig::<()>::local_storage("_auth").debug(cfg!(debug_assertions));
+    /// ```
+    pub fn debug(mut self, on: bool) -> Self {
+        self.log = on.then_some(crate::engine::note::to_console as fn(&Note));
         self
     }
 

@@ -180,6 +180,7 @@ pub fn refresh_calls(
         timeout: clamp_timeout(Duration::from_secs(30)),
         shared: false,
         warn_before: None,
+        log: None,
     };
     let mut now = T0;
     let end = T0 + horizon;

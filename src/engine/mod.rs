@@ -37,7 +37,9 @@ use crate::state::{
 use crate::storage::record::{self, Ended};
 use crate::time::Timestamp;
 use crate::token::{Token, TokenInfo};
+use note::{Note, Wake};
 
+pub(crate) mod note;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod simulation;
 #[cfg(test)]
@@ -84,6 +86,8 @@ pub(crate) struct Settings {
     /// How long before the session's end (see [`Session::ends_at`]) `on_session_ending` runs,
     /// `None` when it is not configured.
     pub(crate) warn_before: Option<Duration>,
+    /// Where `AuthConfig::debug(true)` sends each decision; `None`: no notes are made.
+    pub(crate) log: Option<fn(&Note)>,
 }
 
 impl Settings {
@@ -103,6 +107,7 @@ impl Settings {
             timeout: clamp_timeout(refresh.map_or(Duration::ZERO, |refresh| refresh.timeout)),
             shared,
             warn_before: None,
+            log: None,
         }
     }
 }
@@ -191,6 +196,8 @@ pub(crate) enum Command<U> {
         waiters: Vec<Id>,
         outcome: RefreshOutcome,
     },
+    /// Log a decision with the configured logger (`AuthConfig::debug(true)`).
+    Log(fn(&Note), Note),
 }
 
 #[derive(Debug, Clone)]
@@ -502,6 +509,14 @@ impl<U: UserState> Engine<U> {
         }
     }
 
+    /// Logs a decision, when `AuthConfig::debug(true)` asked for it (the note is made only
+    /// then).
+    fn note(&mut self, make: impl FnOnce() -> Note) {
+        if let Some(log) = self.settings.log {
+            self.out.push(Command::Log(log, make()));
+        }
+    }
+
     fn hook(&mut self, hook: Hook) {
         if !self.unmounted {
             self.hooks.push(Command::Hook(hook));
@@ -612,6 +627,7 @@ impl<U: UserState> Engine<U> {
                     .session()
                     .is_some_and(|ours| ours.chain_token() == session.chain_token());
                 self.state.adopt(session);
+                self.note(|| Note::Adopted);
                 if !same_chain {
                     self.warned_for = None;
                     self.failures = Failures::default();
@@ -638,6 +654,7 @@ impl<U: UserState> Engine<U> {
             None => self.last_end = None,
         }
         if self.state.is_signed_in() {
+            self.note(|| Note::SignedOutElsewhere);
             self.state.sign_out();
             self.failures = Failures::default();
             self.loading = false;
@@ -691,6 +708,10 @@ impl<U: UserState> Engine<U> {
     }
 
     fn signed_in(&mut self, session: Session<U>, text: String) {
+        let expires_in = session
+            .expires_at()
+            .saturating_duration_since(session.refreshed_at());
+        self.note(|| Note::SignedIn { expires_in });
         self.warned_for = None;
         self.final_call = None;
         if self.state.session().map(|ours| ours.line) != Some(session.line) {
@@ -719,6 +740,9 @@ impl<U: UserState> Engine<U> {
             .state
             .session()
             .and_then(|session| session.refresh_token().cloned());
+        if self.state.is_signed_in() {
+            self.note(|| Note::SignedOut);
+        }
         self.sign_out();
         if let Some(token) = refresh_token {
             self.revoke(token);
@@ -728,6 +752,7 @@ impl<U: UserState> Engine<U> {
     /// Asks the shell to revoke `token`; also after unmount, since a refresh answer that comes
     /// then is still handled.
     fn revoke(&mut self, token: Token) {
+        self.note(|| Note::Revoking);
         self.hooks.push(Command::Hook(Hook::Revoke(token)));
     }
 
@@ -753,6 +778,7 @@ impl<U: UserState> Engine<U> {
         if !self.state.is_signed_in() {
             return;
         }
+        self.note(|| Note::Ended(reason.clone()));
         self.finish(RefreshOutcome::SignedOut(reason.clone()));
         self.sign_out();
         self.info.last_error = Some(reason);
@@ -765,6 +791,7 @@ impl<U: UserState> Engine<U> {
         if !self.offline {
             self.failures.record(now);
         }
+        self.note(|| Note::RefreshFailed(reason.to_owned()));
         self.info.last_error = Some(reason.to_owned());
     }
 
@@ -934,6 +961,7 @@ impl<U: UserState> Engine<U> {
             Lock::Free => {
                 let id = self.next_id();
                 self.lock = Lock::Wanted(id);
+                self.note(|| Note::LockWanted);
                 self.out.push(Command::AcquireLock(id));
             }
         }
@@ -1007,6 +1035,7 @@ impl<U: UserState> Engine<U> {
             };
         }
         self.last_call_at = Some(now);
+        self.note(|| Note::Calling);
         self.out.push(Command::CallRefresh { call: id, params });
     }
 
@@ -1017,6 +1046,7 @@ impl<U: UserState> Engine<U> {
             return;
         }
         self.lock = Lock::Held(id);
+        self.note(|| Note::LockGranted);
         if matches!(
             self.flight.as_ref().map(|flight| &flight.phase),
             Some(Phase::Locking { .. })
@@ -1055,6 +1085,7 @@ impl<U: UserState> Engine<U> {
             // Signed out, signed in anew, or another tab moved the chain on: not ours to apply.
             // A new refresh token for a line that ended would stay valid on the server with
             // nobody to use it: revoke it.
+            self.note(|| Note::AnswerDropped);
             let orphan = match &result {
                 Ok(refreshed) if self.ended_chains.contains(&sent) => refreshed
                     .refresh_token
@@ -1155,6 +1186,7 @@ impl<U: UserState> Engine<U> {
                 self.end_session("the refresh token expired".into());
             }
             RefreshApplied::Applied => {
+                self.note(|| Note::Refreshed { rotated });
                 // An answer came: the network works, whatever `navigator.onLine` said.
                 self.offline = false;
                 self.final_call = None;
@@ -1382,8 +1414,40 @@ impl<U: UserState> Engine<U> {
             .flatten()
             .min();
         if wake != self.timer {
+            if let Some(at) = wake {
+                let why = if wake == scheduled {
+                    self.why_scheduled(at)
+                } else if wake == phase_ends {
+                    Wake::StepEnd
+                } else if wake == hold_ends {
+                    Wake::LateAnswer
+                } else {
+                    Wake::EndingNotice
+                };
+                let fires_in = at.saturating_duration_since(now);
+                self.note(|| Note::Timer { fires_in, why });
+            }
             self.timer = wake;
             self.out.push(Command::SetTimer(wake));
+        }
+    }
+
+    /// Why the schedule's next decision is at `at` (for the debug log).
+    fn why_scheduled(&self, at: Timestamp) -> Wake {
+        let refresh_end = self
+            .state
+            .session()
+            .and_then(|session| session.refresh_expires_at());
+        if !self.settings.can_refresh() {
+            Wake::SessionEnd
+        } else if refresh_end == Some(at) {
+            Wake::RefreshTokenEnd
+        } else if self.offline {
+            Wake::OfflineProbe
+        } else if self.failures.count > 0 {
+            Wake::Retry
+        } else {
+            Wake::RefreshDue
         }
     }
 }
@@ -1529,6 +1593,7 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
                     self.io.publish(&state, status, &info);
                 }
                 Command::Hook(hook) => self.io.hook(hook),
+                Command::Log(log, note) => log(&note),
                 Command::Resolve { waiters, outcome } => {
                     let outcome = match (outcome, &unsaved) {
                         (RefreshOutcome::Refreshed, Some(reason)) => {

@@ -141,6 +141,7 @@ impl Knobs {
                 timeout: Duration::from_secs([2, 30][rng.gen_range(0..2)]),
                 shared: true,
                 warn_before: None,
+                log: None,
             },
             failures: rng.gen_bool(0.7),
             rotate: rng.gen_bool(0.75),

@@ -93,6 +93,8 @@ struct Setup {
     warn_before: Option<Duration>,
     /// The page opens offline.
     offline: bool,
+    /// `AuthConfig::debug`'s logger.
+    log: Option<fn(&note::Note)>,
 }
 
 impl Default for Setup {
@@ -104,6 +106,7 @@ impl Default for Setup {
             refresh: true,
             warn_before: None,
             offline: false,
+            log: None,
         }
     }
 }
@@ -118,6 +121,7 @@ fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
     );
     let settings = Settings {
         warn_before: setup.warn_before,
+        log: setup.log,
         ..Settings::new(secs(30), setup.refresh.then_some(&refresh), setup.shared)
     };
     let tab = Driver::new(
@@ -1992,4 +1996,73 @@ fn nothing_is_revoked_when_the_session_ends_by_itself_or_has_no_refresh_token() 
     tab.feed(Event::SignOut);
     tab.feed(Event::SignOut);
     assert_eq!(revoked(&tab), ["r1"], "twice");
+}
+
+thread_local! {
+    static LOGGED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn log_here(note: &note::Note) {
+    LOGGED.with(|logged| logged.borrow_mut().push(note.to_string()));
+}
+
+fn logged() -> Vec<String> {
+    LOGGED.with(|logged| logged.borrow_mut().drain(..).collect())
+}
+
+#[test]
+fn debug_notes_tell_each_decision_and_no_token() {
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let setup = Setup {
+        shared: true,
+        log: Some(log_here),
+        ..Setup::default()
+    };
+    let tab = tab_with(setup, &clock, &storage);
+    logged();
+    sign_in(&tab, 300);
+    wake_at(&tab, secs(270));
+    grant(&tab);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    wake_at(&tab, secs(540));
+    grant(&tab);
+    let (call, _) = last_call(&tab);
+    answer(
+        &tab,
+        call,
+        Err(RefreshError::Transient("server said 503".into())),
+    );
+    tab.feed(Event::SignOut);
+    let lines = logged();
+    let text = lines.join("\n");
+    for expected in [
+        "signed in; the access token expires in 300000 ms",
+        "timer set: refresh due (interval, or access expiry minus leeway), in 270000 ms",
+        "refresh wanted: waiting for the cross-tab lock",
+        "cross-tab lock held",
+        "refresh started: calling the refresh callback",
+        "refresh finished: new access and refresh tokens stored",
+        "refresh failed, will retry: server said 503",
+        "timer set: retry after a failed refresh (backoff)",
+        "signed out by the user",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(lines
+        .iter()
+        .all(|line| line.starts_with("[leptos-auth-kit] ")));
+    for token in ["a1", "r1", "a2", "r2", "ada"] {
+        let shown = lines
+            .iter()
+            .any(|line| line.split([' ', ',', ':']).any(|word| word == token));
+        assert!(!shown, "{token} shown in:\n{text}");
+    }
+
+    // Without a logger no note is made.
+    let quiet = tab_with(Setup::default(), &clock, &Shelf::default());
+    sign_in(&quiet, 300);
+    quiet.feed(Event::SignOut);
+    assert!(logged().is_empty());
 }
