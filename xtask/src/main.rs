@@ -364,9 +364,10 @@ enum ApiRun {
 }
 
 /// Builds the docs (`ssr` on, so the server half shows too; broken links are errors) and
-/// reduces them to the public surface: one line per module, item, field, variant, inherent
-/// method and trait implementation. Blanket and auto-trait implementations are left out:
-/// they come from the standard library and other crates, not from this one.
+/// reduces them to the public surface, by path and name (signatures are left to review): one
+/// line per module, re-export (the prelude's contents), item, field, variant, inherent method
+/// and trait implementation. Blanket and auto-trait implementations are left out: they come
+/// from the standard library and other crates, not from this one.
 fn api(how: ApiRun) -> Result {
     // Pages of items that are gone stay in target/doc: start afresh.
     let _ = std::fs::remove_dir_all(root().join("target/doc/leptos_auth_kit"));
@@ -419,6 +420,14 @@ fn api(how: ApiRun) -> Result {
 
 /// The public items documented under `dir` (the module `path`), into `lines`.
 fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
+    // The module's own page lists what it re-exports (`pub use`).
+    if let Ok(index) = std::fs::read_to_string(dir.join("index.html")) {
+        for id in ids(&index) {
+            if let Some(name) = id.strip_prefix("reexport.") {
+                lines.push(format!("pub use {path}::{name}"));
+            }
+        }
+    }
     let entries = std::fs::read_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let mut entries: Vec<_> = entries.filter_map(|entry| entry.ok()).collect();
     entries.sort_by_key(|entry| entry.file_name());
@@ -457,17 +466,15 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
         .min()
         .unwrap_or(html.len());
         let mut inherent = true;
-        for id in html[..end]
-            .split(" id=\"")
-            .skip(1)
-            .filter_map(|rest| rest.split('"').next())
-        {
-            let id = id.replace("%3C", "<").replace("%3E", ">").replace('+', " ");
+        for id in ids(&html[..end]) {
+            let id = unnumbered(&id)
+                .replace("%3C", "<")
+                .replace("%3E", ">")
+                .replace('+', " ");
             if let Some(implementation) = id.strip_prefix("impl-") {
                 inherent = !implementation.contains("-for-");
-                if !inherent {
-                    let implementation =
-                        implementation.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+                // `StructuralPartialEq` comes with a derived `PartialEq`, already listed.
+                if !inherent && !implementation.starts_with("StructuralPartialEq-") {
                     lines.push(format!(
                         "{item}: impl {}",
                         implementation.replace("-for-", " for ")
@@ -478,18 +485,36 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
             let Some((what, member)) = id.split_once('.') else {
                 continue;
             };
-            let member = member.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+            // Members of trait impls are the trait's: the impl line stands for them.
+            let own = inherent || kind == "trait";
             match what {
-                "structfield" | "variant" | "associatedconstant" | "associatedtype"
-                | "tymethod" => lines.push(format!("{item}::{member} ({what})")),
-                "method" if inherent || kind == "trait" => {
-                    lines.push(format!("{item}::{member} (method)"))
+                "structfield" | "variant" | "tymethod" => {
+                    lines.push(format!("{item}::{member} ({what})"))
+                }
+                "method" | "associatedconstant" | "associatedtype" if own => {
+                    lines.push(format!("{item}::{member} ({what})"))
                 }
                 _ => {}
             }
         }
     }
     Ok(())
+}
+
+/// The `id` attributes of an HTML page, in order.
+fn ids(html: &str) -> impl Iterator<Item = String> + '_ {
+    html.split(" id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+}
+
+/// An id without the `-N` rustdoc adds to tell repeated ids apart (`method.from-2`).
+fn unnumbered(id: &str) -> &str {
+    match id.rsplit_once('-') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => id,
+    }
 }
 
 /// The size benchmark's two apps (`benches/size`): the same small app written by hand and
