@@ -283,6 +283,7 @@ impl<U: UserState> Auth<U> {
     pub(crate) fn new(config: AuthConfig<U>) -> Self {
         let settings = Settings {
             log: config.log,
+            revoke: config.revoke.is_some(),
             warn_before: config
                 .on_session_ending
                 .as_ref()

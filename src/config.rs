@@ -285,13 +285,20 @@ impl<U> AuthConfig<U> {
         self
     }
 
-    /// Revokes refresh tokens on sign-out: when the user signs out, `revoke` is called with
-    /// the session's refresh token, and, if a refresh was under way then (in this tab), once
-    /// more with the new refresh token its answer brings, which nothing stores and which would
-    /// otherwise stay valid on the server. Storage is already cleared when it runs; its errors
-    /// are its own (a revoked token or an expired one are the same to the user). Not called
-    /// when the session ends by itself (expiry, a rejected refresh), nor for a session without
-    /// a refresh token. It may run after the provider unmounted.
+    /// Revokes refresh tokens that nothing will use again, so that none stays valid on the
+    /// server after a sign-out. `revoke` is called with:
+    /// - the session's refresh token, when the user signs out (in the tab that signs out);
+    /// - a new refresh token that a refresh answer brings for a session that has ended by then
+    ///   (signed out here or in another tab, ended by itself, or replaced by a new sign-in), in
+    ///   the tab that made the refresh, also after its provider unmounted;
+    /// - a refresh token this tab's own refresh stored a moment before another tab, which had
+    ///   not seen it yet, signed the session out.
+    ///
+    /// The token of a session that ends by itself (expired, or refused by the server) is not
+    /// revoked: the server already refuses it. Storage is already cleared when the hook runs;
+    /// its errors are its own. A tab duplicated by the browser ("Duplicate tab") copies
+    /// sessionStorage, so with `session_storage` both tabs hold the same refresh token: a
+    /// sign-out in one revokes it, and the other is signed out at its next refresh.
     ///
     /// The adapters provide one for servers with a revoke endpoint:
     ///

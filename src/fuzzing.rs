@@ -181,6 +181,7 @@ pub fn refresh_calls(
         shared: false,
         warn_before: None,
         log: None,
+        revoke: false,
     };
     let mut now = T0;
     let end = T0 + horizon;

@@ -180,7 +180,13 @@ pub(crate) async fn post(
     body: Option<&Value>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
-    send(url, body, bearer, Some(REQUEST_TIMEOUT)).await
+    send(url, body, bearer, Some(REQUEST_TIMEOUT), false).await
+}
+
+/// [`post`] with `keepalive`: the browser finishes the request even when the page is left
+/// right after (a sign-out followed by a full navigation), so a revocation is not lost.
+pub(crate) async fn post_keepalive(url: &str, body: &Value) -> Result<Answer, BackendError> {
+    send(url, Some(body), None, Some(REQUEST_TIMEOUT), true).await
 }
 
 /// POSTs a refresh request and waits for the answer however long it takes. The session engine
@@ -192,7 +198,7 @@ pub(crate) async fn post_refresh(
     body: Option<&Value>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
-    send(url, body, bearer, None).await
+    send(url, body, bearer, None, false).await
 }
 
 async fn send(
@@ -200,6 +206,7 @@ async fn send(
     body: Option<&Value>,
     bearer: Option<&str>,
     timeout: Option<Duration>,
+    keepalive: bool,
 ) -> Result<Answer, BackendError> {
     #[cfg(target_arch = "wasm32")]
     {
@@ -213,6 +220,11 @@ async fn send(
             None => request.build(),
         }
         .map_err(|err| BackendError::Transient(err.to_string()))?;
+        let request = if keepalive {
+            kept_alive(request)?
+        } else {
+            request
+        };
         let sending = Box::pin(async move {
             let response = request
                 .send()
@@ -237,11 +249,23 @@ async fn send(
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = (body, bearer, timeout);
+        let _ = (body, bearer, timeout, keepalive);
         Err(BackendError::Transient(format!(
             "no network outside the browser ({url})"
         )))
     }
+}
+
+/// The same request with `keepalive` set (web-sys has no setter for it: it is set on the
+/// init dictionary by name).
+#[cfg(target_arch = "wasm32")]
+fn kept_alive(request: gloo_net::http::Request) -> Result<gloo_net::http::Request, BackendError> {
+    let init = web_sys::RequestInit::new();
+    let refused = |_| BackendError::Transient("the browser refused a keepalive request".into());
+    js_sys::Reflect::set(&init, &"keepalive".into(), &true.into()).map_err(refused)?;
+    web_sys::Request::new_with_request_and_init(&request.into(), &init)
+        .map(Into::into)
+        .map_err(refused)
 }
 
 #[cfg(test)]

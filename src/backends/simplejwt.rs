@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{post, post_refresh, Answer, BackendError};
+use super::{post, post_keepalive, post_refresh, Answer, BackendError};
 use crate::auth::UserState;
 use crate::refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshParams, Refreshed,
@@ -98,8 +98,9 @@ impl SimpleJwt {
     /// A revoke hook for [`AuthConfig::revoke_on_sign_out`]: blacklists each refresh token a
     /// sign-out retires (the session's, and one a refresh under way brings after it) with
     /// [`SimpleJwt::blacklist`], in the background. Needs
-    /// `rest_framework_simplejwt.token_blacklist` on the server. A failed request is dropped:
-    /// the token still expires at its `exp`.
+    /// `rest_framework_simplejwt.token_blacklist` on the server. The request is sent with
+    /// `keepalive`, so leaving the page right after the sign-out does not cancel it; a failed
+    /// request is dropped (the token still expires at its `exp`).
     ///
     /// [`AuthConfig::revoke_on_sign_out`]: crate::AuthConfig::revoke_on_sign_out
     pub fn revoke(&self) -> impl Fn(Token) + Send + Sync + 'static {
@@ -118,16 +119,12 @@ impl SimpleJwt {
         }
     }
 
-    /// Blacklists a refresh token. [`SimpleJwt::revoke`] does it on every sign-out; call this
-    /// for a token you hold yourself. Needs `rest_framework_simplejwt.token_blacklist` on the
-    /// server.
+    /// Blacklists a refresh token (sent with `keepalive`). [`SimpleJwt::revoke`] does it on
+    /// every sign-out; call this for a token you hold yourself. Needs
+    /// `rest_framework_simplejwt.token_blacklist` on the server.
     pub async fn blacklist(&self, refresh_token: &str) -> Result<(), BackendError> {
-        let answer = post(
-            &self.blacklist_url(),
-            Some(&json!({"refresh": refresh_token})),
-            None,
-        )
-        .await?;
+        let body = json!({"refresh": refresh_token});
+        let answer = post_keepalive(&self.blacklist_url(), &body).await?;
         match answer.status {
             200..=299 => Ok(()),
             _ => Err(answer.failure()),

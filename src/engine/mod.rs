@@ -88,6 +88,8 @@ pub(crate) struct Settings {
     pub(crate) warn_before: Option<Duration>,
     /// Where `AuthConfig::debug(true)` sends each decision; `None`: no notes are made.
     pub(crate) log: Option<fn(&Note)>,
+    /// Whether a `revoke_on_sign_out` hook is configured.
+    pub(crate) revoke: bool,
 }
 
 impl Settings {
@@ -108,6 +110,7 @@ impl Settings {
             shared,
             warn_before: None,
             log: None,
+            revoke: false,
         }
     }
 }
@@ -276,6 +279,9 @@ pub(crate) struct Engine<U> {
     /// The chain tokens of those lines: an answer to one of them that brings a new refresh
     /// token is revoked, since nothing will ever use that token.
     ended_chains: Vec<Token>,
+    /// The refresh token this engine's own refresh stored last: when another tab ends the line
+    /// before it saw that token, this tab revokes it.
+    rotated_here: Option<Token>,
     /// The last line that ended here, or that storage said ended: what a sign-out writes to
     /// storage shared with other tabs, and, while signed out, what a stored value is
     /// compared with.
@@ -352,6 +358,7 @@ impl<U: UserState> Engine<U> {
             retired: Vec::new(),
             ended: last_end.iter().map(|end| end.ended).collect(),
             ended_chains: Vec::new(),
+            rotated_here: None,
             last_end,
             epoch,
             confirm: false,
@@ -641,9 +648,16 @@ impl<U: UserState> Engine<U> {
 
     /// Storage holds no session (`end`: a sign-out's marker): signs out without writing.
     fn follow_out(&mut self, end: Option<Ended>) {
+        let mut orphan = None;
         match end {
             Some(end) => {
-                if self.state.session().map(|ours| ours.line) == Some(end.ended) {
+                if let Some(ours) = self.state.session().filter(|s| s.line == end.ended) {
+                    // The tab that ended the line may not have seen the refresh token a
+                    // refresh here stored a moment before: revoke it here.
+                    orphan = ours
+                        .refresh_token()
+                        .filter(|token| self.rotated_here.as_ref() == Some(*token))
+                        .cloned();
                     self.end_line();
                 }
                 remember(&mut self.ended, end.ended);
@@ -654,12 +668,19 @@ impl<U: UserState> Engine<U> {
             None => self.last_end = None,
         }
         if self.state.is_signed_in() {
-            self.note(|| Note::SignedOutElsewhere);
+            let ended_elsewhere = self.last_end.is_some();
+            self.note(|| match ended_elsewhere {
+                true => Note::SignedOutElsewhere,
+                false => Note::StorageCleared,
+            });
             self.state.sign_out();
             self.failures = Failures::default();
             self.loading = false;
             self.finish(RefreshOutcome::Stale);
             self.publish();
+        }
+        if let Some(token) = orphan {
+            self.revoke(token);
         }
     }
 
@@ -752,6 +773,9 @@ impl<U: UserState> Engine<U> {
     /// Asks the shell to revoke `token`; also after unmount, since a refresh answer that comes
     /// then is still handled.
     fn revoke(&mut self, token: Token) {
+        if !self.settings.revoke {
+            return;
+        }
         self.note(|| Note::Revoking);
         self.hooks.push(Command::Hook(Hook::Revoke(token)));
     }
@@ -957,7 +981,8 @@ impl<U: UserState> Engine<U> {
         }
         match self.lock {
             Lock::Held(_) => return self.proceed(now),
-            Lock::Wanted(_) => {}
+            // A write of ours is waiting for the lock already: the refresh waits with it.
+            Lock::Wanted(_) => self.note(|| Note::LockWanted),
             Lock::Free => {
                 let id = self.next_id();
                 self.lock = Lock::Wanted(id);
@@ -1046,11 +1071,11 @@ impl<U: UserState> Engine<U> {
             return;
         }
         self.lock = Lock::Held(id);
-        self.note(|| Note::LockGranted);
         if matches!(
             self.flight.as_ref().map(|flight| &flight.phase),
             Some(Phase::Locking { .. })
         ) {
+            self.note(|| Note::LockGranted);
             self.proceed(now);
         }
     }
@@ -1187,6 +1212,12 @@ impl<U: UserState> Engine<U> {
             }
             RefreshApplied::Applied => {
                 self.note(|| Note::Refreshed { rotated });
+                if rotated {
+                    self.rotated_here = self
+                        .state
+                        .session()
+                        .and_then(|session| session.refresh_token().cloned());
+                }
                 // An answer came: the network works, whatever `navigator.onLine` said.
                 self.offline = false;
                 self.final_call = None;
@@ -1442,7 +1473,7 @@ impl<U: UserState> Engine<U> {
             Wake::SessionEnd
         } else if refresh_end == Some(at) {
             Wake::RefreshTokenEnd
-        } else if self.offline {
+        } else if self.offline && at == self.probe_at {
             Wake::OfflineProbe
         } else if self.failures.count > 0 {
             Wake::Retry

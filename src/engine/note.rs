@@ -25,8 +25,9 @@ pub(crate) enum Note {
     Calling,
     /// The refresh answered with new tokens; `rotated` when it brought a new refresh token.
     Refreshed { rotated: bool },
-    /// The refresh failed and will be retried after the backoff: the callback's or the
-    /// engine's own words (a refusal ends the session instead, see `Ended`).
+    /// The refresh failed: the callback's or the engine's own words. (A retry after the
+    /// backoff shows as a timer; a refusal or a failed final call ends the session, see
+    /// `Ended`.)
     RefreshFailed(String),
     /// An answer came for a session that is no longer current, and was dropped.
     AnswerDropped,
@@ -35,8 +36,11 @@ pub(crate) enum Note {
     Adopted,
     /// The user signed out here.
     SignedOut,
-    /// Another tab signed out, or cleared storage.
+    /// Another tab signed out (its marker is in storage).
     SignedOutElsewhere,
+    /// Storage no longer holds the session: cleared elsewhere, or dropped by the browser at
+    /// its expiry (a cookie's `Max-Age`).
+    StorageCleared,
     /// The session ended by itself: the reason.
     Ended(String),
     /// A refresh token is handed to `revoke_on_sign_out` (the token itself is not shown).
@@ -102,13 +106,17 @@ impl fmt::Display for Note {
             Note::Refreshed { rotated: false } => {
                 f.write_str("refresh finished: new access token stored")
             }
-            Note::RefreshFailed(reason) => write!(f, "refresh failed, will retry: {reason}"),
+            Note::RefreshFailed(reason) => write!(f, "refresh failed: {reason}"),
             Note::AnswerDropped => {
                 f.write_str("a refresh answer for a session that is no longer current: dropped")
             }
             Note::Adopted => f.write_str("adopted the tokens another tab stored"),
             Note::SignedOut => f.write_str("signed out by the user"),
             Note::SignedOutElsewhere => f.write_str("signed out in another tab"),
+            Note::StorageCleared => f.write_str(
+                "signed out: storage no longer holds the session (cleared elsewhere, or dropped \
+                 by the browser at its expiry)",
+            ),
             Note::Ended(reason) => write!(f, "session ended: {reason}"),
             Note::Revoking => f.write_str("revoking a refresh token"),
         }
@@ -137,7 +145,7 @@ mod tests {
             ),
             (
                 Note::RefreshFailed("server said 503".into()),
-                "[leptos-auth-kit] refresh failed, will retry: server said 503",
+                "[leptos-auth-kit] refresh failed: server said 503",
             ),
             (
                 Note::Refreshed { rotated: true },

@@ -142,6 +142,7 @@ impl Knobs {
                 shared: true,
                 warn_before: None,
                 log: None,
+                revoke: false,
             },
             failures: rng.gen_bool(0.7),
             rotate: rng.gen_bool(0.75),
