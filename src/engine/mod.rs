@@ -115,6 +115,10 @@ impl Settings {
     }
 }
 
+/// How early a browser may drop a cookie before the expiry it was written for (`Max-Age` is
+/// whole seconds, rounded down).
+const COOKIE_ROUNDING: Duration = Duration::from_secs(1);
+
 /// Something that happened. (No `Debug`: records hold tokens.)
 pub(crate) enum Event<U> {
     /// The timer fired (or something else asks to re-decide now).
@@ -588,6 +592,12 @@ impl<U: UserState> Engine<U> {
         }
         self.seen = stored.clone();
         let Some(text) = stored else {
+            if self.dropped_at_expiry(now) {
+                // The browser dropped our cookie at its `Max-Age` (whole seconds, rounded
+                // down): the session ends by its own timer, which runs the final call or
+                // `on_session_expired`, not as if another tab had signed out.
+                return;
+            }
             return self.follow_out(None);
         };
         if let Some(end) = Ended::decode(&text) {
@@ -644,6 +654,15 @@ impl<U: UserState> Engine<U> {
             }
             _ => self.follow_out(None),
         }
+    }
+
+    /// Whether storage lost our record because it reached the expiry it was stored with: a
+    /// cookie's `Max-Age` counts whole seconds, rounded down, so it goes up to 1 s early.
+    fn dropped_at_expiry(&self, now: Timestamp) -> bool {
+        self.state
+            .session()
+            .and_then(record::storage_expiry)
+            .is_some_and(|at| at <= now + COOKIE_ROUNDING)
     }
 
     /// Storage holds no session (`end`: a sign-out's marker): signs out without writing.

@@ -2160,3 +2160,59 @@ fn an_answer_for_a_session_a_new_sign_in_replaced_is_revoked_but_the_old_token_i
     assert_eq!(revoked(&tab), ["r2"], "the answer for the replaced session");
     assert_eq!(refresh_token(&tab).as_deref(), Some("s1"));
 }
+
+#[test]
+fn a_cookie_the_browser_drops_a_moment_before_the_end_still_ends_the_session_by_its_timer() {
+    // `Max-Age` is whole seconds: the cookie of a session ending at 300.6 s goes at 300 s.
+    let tab = tab(Setup {
+        refresh: false,
+        ..Setup::default()
+    });
+    tab.sign_in(SignIn::new("a1").expires_in(millis(300_600)))
+        .unwrap();
+    at(&tab, millis(300_000));
+    tab.io().storage.borrow_mut().take();
+    tab.feed(Event::StorageChanged);
+    assert!(
+        tab.engine().state().is_signed_in(),
+        "not taken for a sign-out elsewhere"
+    );
+    assert!(tab.io().hooks.borrow().is_empty());
+    wake_at(&tab, millis(300_600));
+    assert!(!tab.engine().state().is_signed_in());
+    assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
+    // Cleared long before its end, it is another tab's doing: signed out at once, no hook.
+    let tab = self::tab(Setup {
+        refresh: false,
+        ..Setup::default()
+    });
+    sign_in(&tab, 300);
+    at(&tab, secs(100));
+    tab.io().storage.borrow_mut().take();
+    tab.feed(Event::StorageChanged);
+    assert!(!tab.engine().state().is_signed_in());
+    assert!(tab.io().hooks.borrow().is_empty());
+}
+
+#[test]
+fn a_cookie_dropped_at_the_refresh_tokens_end_still_gets_the_final_call() {
+    let tab = tab(Setup::default());
+    tab.sign_in(
+        SignIn::new("a1")
+            .expires_in(secs(700))
+            .refresh_token("r1")
+            .refresh_expires_in(millis(600_400)),
+    )
+    .unwrap();
+    at(&tab, millis(600_000));
+    tab.io().storage.borrow_mut().take();
+    tab.feed(Event::StorageChanged);
+    assert!(tab.engine().state().is_signed_in());
+    let calls_before = calls(&tab);
+    wake_at(&tab, millis(600_400));
+    assert_eq!(
+        calls(&tab),
+        calls_before + 1,
+        "the server is asked once more"
+    );
+}
