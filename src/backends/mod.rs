@@ -180,13 +180,13 @@ pub(crate) async fn post(
     body: Option<&Value>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
-    send(url, body, bearer, Some(REQUEST_TIMEOUT), false).await
+    send(url, body, bearer, Some(REQUEST_TIMEOUT), as_built).await
 }
 
 /// [`post`] with `keepalive`: the browser finishes the request even when the page is left
 /// right after (a sign-out followed by a full navigation), so a revocation is not lost.
 pub(crate) async fn post_keepalive(url: &str, body: &Value) -> Result<Answer, BackendError> {
-    send(url, Some(body), None, Some(REQUEST_TIMEOUT), true).await
+    send(url, Some(body), None, Some(REQUEST_TIMEOUT), kept_alive).await
 }
 
 /// POSTs a refresh request and waits for the answer however long it takes. The session engine
@@ -198,15 +198,35 @@ pub(crate) async fn post_refresh(
     body: Option<&Value>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
-    send(url, body, bearer, None, false).await
+    send(url, body, bearer, None, as_built).await
 }
+
+/// How a request is changed before it is sent: [`as_built`], or [`kept_alive`]. A function
+/// rather than a flag, so that an app that never blacklists links none of the keepalive code.
+#[cfg(target_arch = "wasm32")]
+type Finish = fn(gloo_net::http::Request) -> Result<gloo_net::http::Request, BackendError>;
+/// Off the browser nothing is sent: nothing to change.
+#[cfg(not(target_arch = "wasm32"))]
+type Finish = fn();
+
+/// The request as built.
+#[cfg(target_arch = "wasm32")]
+fn as_built(request: gloo_net::http::Request) -> Result<gloo_net::http::Request, BackendError> {
+    Ok(request)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn as_built() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn kept_alive() {}
 
 async fn send(
     url: &str,
     body: Option<&Value>,
     bearer: Option<&str>,
     timeout: Option<Duration>,
-    keepalive: bool,
+    finish: Finish,
 ) -> Result<Answer, BackendError> {
     #[cfg(target_arch = "wasm32")]
     {
@@ -220,11 +240,7 @@ async fn send(
             None => request.build(),
         }
         .map_err(|err| BackendError::Transient(err.to_string()))?;
-        let request = if keepalive {
-            kept_alive(request)?
-        } else {
-            request
-        };
+        let request = finish(request)?;
         let sending = Box::pin(async move {
             let response = request
                 .send()
@@ -249,7 +265,7 @@ async fn send(
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = (body, bearer, timeout, keepalive);
+        let _ = (body, bearer, timeout, finish);
         Err(BackendError::Transient(format!(
             "no network outside the browser ({url})"
         )))
