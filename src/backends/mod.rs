@@ -203,23 +203,12 @@ pub(crate) async fn post_refresh(
 
 /// How a request is changed before it is sent: [`as_built`], or [`kept_alive`]. A function
 /// rather than a flag, so that an app that never blacklists links none of the keepalive code.
-#[cfg(target_arch = "wasm32")]
 type Finish = fn(gloo_net::http::Request) -> Result<gloo_net::http::Request, BackendError>;
-/// Off the browser nothing is sent: nothing to change.
-#[cfg(not(target_arch = "wasm32"))]
-type Finish = fn();
 
 /// The request as built.
-#[cfg(target_arch = "wasm32")]
 fn as_built(request: gloo_net::http::Request) -> Result<gloo_net::http::Request, BackendError> {
     Ok(request)
 }
-
-#[cfg(not(target_arch = "wasm32"))]
-fn as_built() {}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn kept_alive() {}
 
 async fn send(
     url: &str,
@@ -273,8 +262,7 @@ async fn send(
 }
 
 /// The same request with `keepalive` set (web-sys has no setter for it: it is set on the
-/// init dictionary by name).
-#[cfg(target_arch = "wasm32")]
+/// init dictionary by name). Only ever called in the browser, where requests are sent.
 fn kept_alive(request: gloo_net::http::Request) -> Result<gloo_net::http::Request, BackendError> {
     let init = web_sys::RequestInit::new();
     let refused = |_| BackendError::Transient("the browser refused a keepalive request".into());

@@ -210,6 +210,8 @@ pub(crate) enum Command<U> {
 #[derive(Debug, Clone)]
 struct Call {
     id: Id,
+    /// The session's line (see `Session::line`) when the call went out.
+    line: u64,
     sent: Token,
     since: Timestamp,
     /// Its answer came: it is not waited for any more.
@@ -280,9 +282,6 @@ pub(crate) struct Engine<U> {
     /// Lines (see `Session::line`) this engine ended (signed out of, or signed in over) or
     /// saw ended.
     ended: Vec<u64>,
-    /// The chain tokens of those lines: an answer to one of them that brings a new refresh
-    /// token is revoked, since nothing will ever use that token.
-    ended_chains: Vec<Token>,
     /// The refresh token this engine's own refresh stored last: when another tab ends the line
     /// before it saw that token, this tab revokes it.
     rotated_here: Option<Token>,
@@ -361,7 +360,6 @@ impl<U: UserState> Engine<U> {
             late: Vec::new(),
             retired: Vec::new(),
             ended: last_end.iter().map(|end| end.ended).collect(),
-            ended_chains: Vec::new(),
             rotated_here: None,
             last_end,
             epoch,
@@ -520,11 +518,12 @@ impl<U: UserState> Engine<U> {
         }
     }
 
-    /// Logs a decision, when `AuthConfig::debug(true)` asked for it (the note is made only
-    /// then).
-    fn note(&mut self, make: impl FnOnce() -> Note) {
+    /// Logs a decision, when `AuthConfig::debug(true)` asked for it: the note is made, from
+    /// the engine as it is, only then.
+    fn note(&mut self, make: impl FnOnce(&Self) -> Note) {
         if let Some(log) = self.settings.log {
-            self.out.push(Command::Log(log, make()));
+            let note = make(self);
+            self.out.push(Command::Log(log, note));
         }
     }
 
@@ -644,7 +643,7 @@ impl<U: UserState> Engine<U> {
                     .session()
                     .is_some_and(|ours| ours.chain_token() == session.chain_token());
                 self.state.adopt(session);
-                self.note(|| Note::Adopted);
+                self.note(|_| Note::Adopted);
                 if !same_chain {
                     self.warned_for = None;
                     self.failures = Failures::default();
@@ -687,10 +686,9 @@ impl<U: UserState> Engine<U> {
             None => self.last_end = None,
         }
         if self.state.is_signed_in() {
-            let ended_elsewhere = self.last_end.is_some();
-            self.note(|| match ended_elsewhere {
-                true => Note::SignedOutElsewhere,
-                false => Note::StorageCleared,
+            self.note(|engine| match engine.last_end {
+                Some(_) => Note::SignedOutElsewhere,
+                None => Note::StorageCleared,
             });
             self.state.sign_out();
             self.failures = Failures::default();
@@ -740,7 +738,6 @@ impl<U: UserState> Engine<U> {
         if let Some(session) = self.state.session() {
             let (end, token) = (Ended::of(session), session.chain_token().clone());
             remember(&mut self.ended, end.ended);
-            remember(&mut self.ended_chains, token.clone());
             remember(&mut self.retired, token);
             self.last_end = Some(end);
         }
@@ -748,10 +745,11 @@ impl<U: UserState> Engine<U> {
     }
 
     fn signed_in(&mut self, session: Session<U>, text: String) {
-        let expires_in = session
-            .expires_at()
-            .saturating_duration_since(session.refreshed_at());
-        self.note(|| Note::SignedIn { expires_in });
+        self.note(|_| Note::SignedIn {
+            expires_in: session
+                .expires_at()
+                .saturating_duration_since(session.refreshed_at()),
+        });
         self.warned_for = None;
         self.final_call = None;
         if self.state.session().map(|ours| ours.line) != Some(session.line) {
@@ -760,8 +758,6 @@ impl<U: UserState> Engine<U> {
         // Nothing of the new session counts as stale, whatever came before.
         self.ended.retain(|line| *line != session.line);
         self.retired.retain(|token| token != session.chain_token());
-        self.ended_chains
-            .retain(|token| token != session.chain_token());
         self.epoch = self.epoch.max(session.epoch);
         self.seen = Some(text);
         self.state.adopt(session);
@@ -781,7 +777,7 @@ impl<U: UserState> Engine<U> {
             .session()
             .and_then(|session| session.refresh_token().cloned());
         if self.state.is_signed_in() {
-            self.note(|| Note::SignedOut);
+            self.note(|_| Note::SignedOut);
         }
         self.sign_out();
         if let Some(token) = refresh_token {
@@ -795,7 +791,7 @@ impl<U: UserState> Engine<U> {
         if !self.settings.revoke {
             return;
         }
-        self.note(|| Note::Revoking);
+        self.note(|_| Note::Revoking);
         self.hooks.push(Command::Hook(Hook::Revoke(token)));
     }
 
@@ -821,7 +817,7 @@ impl<U: UserState> Engine<U> {
         if !self.state.is_signed_in() {
             return;
         }
-        self.note(|| Note::Ended(reason.clone()));
+        self.note(|_| Note::Ended(reason.clone()));
         self.finish(RefreshOutcome::SignedOut(reason.clone()));
         self.sign_out();
         self.info.last_error = Some(reason);
@@ -834,7 +830,7 @@ impl<U: UserState> Engine<U> {
         if !self.offline {
             self.failures.record(now);
         }
-        self.note(|| Note::RefreshFailed(reason.to_owned()));
+        self.note(|_| Note::RefreshFailed(reason.to_owned()));
         self.info.last_error = Some(reason.to_owned());
     }
 
@@ -1001,11 +997,11 @@ impl<U: UserState> Engine<U> {
         match self.lock {
             Lock::Held(_) => return self.proceed(now),
             // A write of ours is waiting for the lock already: the refresh waits with it.
-            Lock::Wanted(_) => self.note(|| Note::LockWanted),
+            Lock::Wanted(_) => self.note(|_| Note::LockWanted),
             Lock::Free => {
                 let id = self.next_id();
                 self.lock = Lock::Wanted(id);
-                self.note(|| Note::LockWanted);
+                self.note(|_| Note::LockWanted);
                 self.out.push(Command::AcquireLock(id));
             }
         }
@@ -1060,7 +1056,7 @@ impl<U: UserState> Engine<U> {
         let Some(session) = self.state.session() else {
             return self.finish(RefreshOutcome::NotSignedIn);
         };
-        let sent = session.chain_token().clone();
+        let (sent, line) = (session.chain_token().clone(), session.line);
         let params = RefreshParams {
             auth_token: session.auth_token().clone(),
             refresh_token: session.refresh_token().cloned(),
@@ -1071,6 +1067,7 @@ impl<U: UserState> Engine<U> {
             flight.phase = Phase::Calling {
                 call: Call {
                     id,
+                    line,
                     sent,
                     since: now,
                     answered: false,
@@ -1079,7 +1076,7 @@ impl<U: UserState> Engine<U> {
             };
         }
         self.last_call_at = Some(now);
-        self.note(|| Note::Calling);
+        self.note(|_| Note::Calling);
         self.out.push(Command::CallRefresh { call: id, params });
     }
 
@@ -1094,7 +1091,7 @@ impl<U: UserState> Engine<U> {
             self.flight.as_ref().map(|flight| &flight.phase),
             Some(Phase::Locking { .. })
         ) {
-            self.note(|| Note::LockGranted);
+            self.note(|_| Note::LockGranted);
             self.proceed(now);
         }
     }
@@ -1106,16 +1103,16 @@ impl<U: UserState> Engine<U> {
                 ..
             }) if call.id == id => {
                 call.answered = true;
-                Some((call.sent.clone(), call.since))
+                Some((call.sent.clone(), call.since, call.line))
             }
             _ => None,
         };
-        let (sent, sent_at) = match current.clone() {
+        let (sent, sent_at, line) = match current.clone() {
             Some(call) => call,
             None => match self.late.iter().position(|call| call.id == id) {
                 Some(index) => {
                     let call = self.late.swap_remove(index);
-                    (call.sent, call.since)
+                    (call.sent, call.since, call.line)
                 }
                 None => return,
             },
@@ -1127,11 +1124,11 @@ impl<U: UserState> Engine<U> {
             .is_some_and(|session| *session.chain_token() == sent);
         if !chain_current {
             // Signed out, signed in anew, or another tab moved the chain on: not ours to apply.
-            // A new refresh token for a line that ended would stay valid on the server with
-            // nobody to use it: revoke it.
-            self.note(|| Note::AnswerDropped);
+            // A new refresh token for a line that ended (here, or as another tab told) would
+            // stay valid on the server with nobody to use it: revoke it.
+            self.note(|_| Note::AnswerDropped);
             let orphan = match &result {
-                Ok(refreshed) if self.ended_chains.contains(&sent) => refreshed
+                Ok(refreshed) if self.ended.contains(&line) => refreshed
                     .refresh_token
                     .clone()
                     .filter(|token| *token != sent),
@@ -1230,7 +1227,7 @@ impl<U: UserState> Engine<U> {
                 self.end_session("the refresh token expired".into());
             }
             RefreshApplied::Applied => {
-                self.note(|| Note::Refreshed { rotated });
+                self.note(|_| Note::Refreshed { rotated });
                 if rotated {
                     self.rotated_here = self
                         .state
@@ -1465,17 +1462,18 @@ impl<U: UserState> Engine<U> {
             .min();
         if wake != self.timer {
             if let Some(at) = wake {
-                let why = if wake == scheduled {
-                    self.why_scheduled(at)
-                } else if wake == phase_ends {
-                    Wake::StepEnd
-                } else if wake == hold_ends {
-                    Wake::LateAnswer
-                } else {
-                    Wake::EndingNotice
-                };
-                let fires_in = at.saturating_duration_since(now);
-                self.note(|| Note::Timer { fires_in, why });
+                self.note(|engine| Note::Timer {
+                    fires_in: at.saturating_duration_since(now),
+                    why: if wake == scheduled {
+                        engine.why_scheduled(at)
+                    } else if wake == phase_ends {
+                        Wake::StepEnd
+                    } else if wake == hold_ends {
+                        Wake::LateAnswer
+                    } else {
+                        Wake::EndingNotice
+                    },
+                });
             }
             self.timer = wake;
             self.out.push(Command::SetTimer(wake));

@@ -152,19 +152,12 @@ fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
 }
 
 /// The default setup with a `revoke_on_sign_out` hook.
-const REVOKING: Setup = Setup {
-    shared: false,
-    backoff: Backoff {
-        initial: Duration::from_secs(1),
-        max: Duration::from_secs(60),
-    },
-    timeout: Duration::from_secs(30),
-    refresh: true,
-    warn_before: None,
-    offline: false,
-    log: None,
-    revoke: true,
-};
+fn revoking() -> Setup {
+    Setup {
+        revoke: true,
+        ..Setup::default()
+    }
+}
 
 /// One tab with its own clock and storage.
 fn tab(setup: Setup) -> Tab {
@@ -1947,7 +1940,7 @@ fn a_sign_out_revokes_the_refresh_token_and_one_a_refresh_under_way_brings() {
         ("refused", Err(RefreshError::Rejected("blacklisted".into())), &["r1"]),
     ];
     for (case, result, expected) in cases {
-        let (tab, _, call) = refreshing(REVOKING);
+        let (tab, _, call) = refreshing(revoking());
         tab.feed(Event::SignOut);
         assert_eq!(revoked(&tab), ["r1"], "{case}: at sign-out");
         answer(&tab, call, result);
@@ -1964,7 +1957,7 @@ fn a_sign_out_revokes_the_refresh_token_and_one_a_refresh_under_way_brings() {
 #[test]
 fn a_late_answer_after_sign_out_and_unmount_is_revoked() {
     // The call timed out, the user signed out and left the page; the answer comes at last.
-    let (tab, first, _) = timed_out_and_retried_with(REVOKING);
+    let (tab, first, _) = timed_out_and_retried_with(revoking());
     tab.feed(Event::SignOut);
     tab.feed(Event::Unmounted);
     answer(&tab, first, Ok(rotated(2)));
@@ -1976,7 +1969,7 @@ fn two_revoking_tabs() -> (Tab, Tab) {
     let (clock, storage) = (Rc::new(Cell::new(T0)), Shelf::default());
     let setup = || Setup {
         shared: true,
-        ..REVOKING
+        ..revoking()
     };
     let (a, b) = (
         tab_with(setup(), &clock, &storage),
@@ -2012,27 +2005,27 @@ fn an_answer_for_a_line_another_tab_signed_out_is_revoked_there() {
 #[test]
 fn the_token_of_a_session_that_ends_by_itself_is_not_revoked_nor_without_a_hook() {
     // A rejected refresh ends the session: the server already refuses the token.
-    let (tab, _, call) = refreshing(REVOKING);
+    let (tab, _, call) = refreshing(revoking());
     answer(&tab, call, Err(RefreshError::Rejected("expired".into())));
     assert!(!tab.engine().state().is_signed_in());
     assert!(revoked(&tab).is_empty(), "rejected");
     // Expiry without refresh.
     let tab = self::tab(Setup {
         refresh: false,
-        ..REVOKING
+        ..revoking()
     });
     sign_in(&tab, 300);
     wake_at(&tab, secs(300));
     assert!(!tab.engine().state().is_signed_in());
     assert!(revoked(&tab).is_empty(), "expired");
     // No refresh token to revoke.
-    let tab = self::tab(REVOKING);
+    let tab = self::tab(revoking());
     tab.sign_in(SignIn::new("a1").expires_in(secs(300)))
         .unwrap();
     tab.feed(Event::SignOut);
     assert!(revoked(&tab).is_empty(), "no refresh token");
     // Signed out already: a second sign-out revokes nothing more.
-    let (tab, _, _) = refreshing(REVOKING);
+    let (tab, _, _) = refreshing(revoking());
     tab.feed(Event::SignOut);
     tab.feed(Event::SignOut);
     assert_eq!(revoked(&tab), ["r1"], "twice");
@@ -2052,7 +2045,7 @@ fn a_rotation_the_signing_out_tab_had_not_seen_is_revoked_by_the_tab_that_stored
     let (seen_by_a, seen_by_b) = (Shelf::default(), Shelf::default());
     let setup = || Setup {
         shared: true,
-        ..REVOKING
+        ..revoking()
     };
     let a = tab_with(setup(), &clock, &seen_by_a);
     let b = tab_with(setup(), &clock, &seen_by_b);
@@ -2152,7 +2145,7 @@ fn debug_notes_tell_each_decision_and_no_token() {
 
 #[test]
 fn an_answer_for_a_session_a_new_sign_in_replaced_is_revoked_but_the_old_token_is_not() {
-    let (tab, _, call) = refreshing(REVOKING);
+    let (tab, _, call) = refreshing(revoking());
     tab.sign_in(SignIn::new("b1").expires_in(secs(300)).refresh_token("s1"))
         .unwrap();
     assert!(revoked(&tab).is_empty(), "no sign-out: r1 is left alone");
