@@ -93,3 +93,103 @@ impl Drop for PageLifecycle {
 pub(crate) fn is_online() -> bool {
     web_sys::window().is_none_or(|window| window.navigator().on_line())
 }
+
+/// The listeners in real Chromium: which page events wake the store, which do not, and that
+/// dropping the listeners silences them.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    fn window() -> web_sys::Window {
+        web_sys::window().unwrap()
+    }
+
+    fn document() -> web_sys::Document {
+        window().document().unwrap()
+    }
+
+    fn event(name: &str) -> web_sys::Event {
+        web_sys::Event::new(name).unwrap()
+    }
+
+    fn pageshow(persisted: bool) -> web_sys::Event {
+        let init = web_sys::PageTransitionEventInit::new();
+        init.set_persisted(persisted);
+        web_sys::PageTransitionEvent::new_with_event_init_dict("pageshow", &init)
+            .unwrap()
+            .into()
+    }
+
+    /// Makes `document.visibilityState` read `state` until `restore_visibility`.
+    fn pretend_visibility(state: &str) {
+        let descriptor = js_sys::Object::new();
+        js_sys::Reflect::set(&descriptor, &"value".into(), &state.into()).unwrap();
+        js_sys::Reflect::set(&descriptor, &"configurable".into(), &true.into()).unwrap();
+        js_sys::Object::define_property(&document(), &"visibilityState".into(), &descriptor);
+    }
+
+    /// Back to the prototype's getter.
+    fn restore_visibility() {
+        js_sys::Reflect::delete_property(&document(), &JsValue::from_str("visibilityState"))
+            .unwrap();
+    }
+
+    /// Starts the listeners and returns them with what they heard.
+    fn listen() -> (PageLifecycle, Rc<RefCell<Vec<PageEvent>>>) {
+        let heard = Rc::new(RefCell::new(Vec::new()));
+        let sink = heard.clone();
+        let lifecycle = PageLifecycle::start(move |event| sink.borrow_mut().push(event)).unwrap();
+        (lifecycle, heard)
+    }
+
+    #[wasm_bindgen_test]
+    #[rustfmt::skip]
+    fn each_page_event_wakes_the_store_or_not() {
+        let window = || -> web_sys::EventTarget { window().into() };
+        let document = || -> web_sys::EventTarget { document().into() };
+        use PageEvent::*;
+        // (case, where, what, `document.visibilityState` meanwhile, what the store hears)
+        let rows: [(&str, web_sys::EventTarget, web_sys::Event, Option<&str>, &[PageEvent]); 9] = [
+            ("back/forward cache", window(), pageshow(true), None, &[Resumed]),
+            ("first load's pageshow", window(), pageshow(false), None, &[]),
+            ("tab visible again", document(), event("visibilitychange"), Some("visible"), &[Resumed]),
+            ("tab hidden", document(), event("visibilitychange"), Some("hidden"), &[]),
+            ("window focused", window(), event("focus"), None, &[Resumed]),
+            ("frozen page resumed", document(), event("resume"), None, &[Resumed]),
+            ("online", window(), event("online"), None, &[Online(true)]),
+            ("offline", window(), event("offline"), None, &[Online(false)]),
+            ("an event it does not listen to", window(), event("blur"), None, &[]),
+        ];
+        for (case, target, event, visibility, expected) in rows {
+            let (lifecycle, heard) = listen();
+            if let Some(state) = visibility {
+                pretend_visibility(state);
+            }
+            target.dispatch_event(&event).unwrap();
+            restore_visibility();
+            assert_eq!(*heard.borrow(), expected, "case: {case}");
+            drop(lifecycle);
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn dropped_listeners_hear_nothing() {
+        let (lifecycle, heard) = listen();
+        drop(lifecycle);
+        window().dispatch_event(&pageshow(true)).unwrap();
+        window().dispatch_event(&event("online")).unwrap();
+        document().dispatch_event(&event("resume")).unwrap();
+        document()
+            .dispatch_event(&event("visibilitychange"))
+            .unwrap();
+        assert_eq!(*heard.borrow(), []);
+    }
+}
