@@ -400,8 +400,8 @@ impl<U: UserState> Auth<U> {
         let state = match (sees, first.status) {
             (ServerSees::Cookie, AuthStatus::Authenticated | AuthStatus::Loading) => {
                 let mut hydrated = AuthState::signed_out();
-                if let Some(session) = stored
-                    .and_then(|text| crate::storage::record::decode(&text, Timestamp::now()).ok())
+                if let Some(session) =
+                    stored.and_then(|text| crate::storage::record::read(&text, Timestamp::now()))
                 {
                     hydrated.adopt(session);
                 }

@@ -73,6 +73,7 @@ mod error;
 pub mod fuzzing;
 pub mod guard;
 mod hooks;
+mod json;
 #[cfg(target_arch = "wasm32")]
 mod lifecycle;
 mod provider;

@@ -174,7 +174,7 @@ impl SessionReader {
         if record::Ended::decode(&text).is_some() {
             return Err(NoSession::SignedOut);
         }
-        let session = record::decode::<U>(&text, now).map_err(|_| NoSession::Unreadable)?;
+        let session = record::read::<U>(&text, now).ok_or(NoSession::Unreadable)?;
         let claims = Claims::decode(session.auth_token().expose()).ok();
         // The token's own `exp` is on the server's clock; the stored expiry is on the
         // browser's, which is the offset behind.
@@ -248,7 +248,7 @@ pub(crate) fn stored_for_render<U: UserState>(
     let text = cookie::record_text(&cookies, name);
     let offset = text
         .as_deref()
-        .and_then(|text| record::decode::<U>(text, now).ok())
+        .and_then(|text| record::read::<U>(text, now))
         .map_or(0, |session| session.clock_offset_ms());
     (text, now.shifted(offset.saturating_neg()))
 }

@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::error::AuthError;
 use crate::time::{earliest, Timestamp};
 use crate::token::{
-    check_token_text, clock_offset, jwt_expiry, offset_between, Token, TokenInfo, SKEW_THRESHOLD,
+    check_token_text, clock_offset, jwt_expiry, offset_between, Claims, Token, TokenInfo,
+    SKEW_THRESHOLD,
 };
 
 /// What a user state type must be: cloneable, comparable (so that views reading only the user
@@ -160,7 +161,9 @@ pub struct SignIn<U> {
 enum UserSource<U> {
     None,
     Given(U),
-    FromClaims,
+    /// Reads the user from the claims: chosen by [`SignIn::user_from_claims`], so that an app
+    /// that never asks carries no deserialiser of the whole payload.
+    FromClaims(fn(&Claims) -> Result<U, AuthError>),
 }
 
 impl<U> SignIn<U> {
@@ -218,11 +221,13 @@ impl<U> SignIn<U> {
         self.user = UserSource::Given(user);
         self
     }
+}
 
+impl<U: serde::de::DeserializeOwned> SignIn<U> {
     /// Builds the user state from the access token's claims (deserialising the whole JWT
     /// payload into `U`).
     pub fn user_from_claims(mut self) -> Self {
-        self.user = UserSource::FromClaims;
+        self.user = UserSource::FromClaims(Claims::deserialize);
         self
     }
 }
@@ -284,8 +289,8 @@ impl<U> Session<U> {
         let user = match request.user {
             UserSource::None => None,
             UserSource::Given(user) => Some(user),
-            UserSource::FromClaims => match &access.claims {
-                Some(claims) => Some(claims.deserialize()?),
+            UserSource::FromClaims(read) => match &access.claims {
+                Some(claims) => Some(read(claims)?),
                 None => {
                     return Err(AuthError::UserState(
                         "the access token is not a JWT, so it has no claims to read".into(),

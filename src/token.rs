@@ -5,6 +5,7 @@
 //! when to refresh. The server remains the authority on every request.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::AuthError;
+use crate::json;
 use crate::time::{earliest, Timestamp};
 
 /// The longest token accepted, in bytes. Real access and refresh tokens are well under 2 KB;
@@ -71,15 +73,27 @@ impl fmt::Debug for Token {
 /// assert_eq!(claims.subject(), Some("ada"));
 /// assert_eq!(claims.get::<String>("role").as_deref(), Some("admin"));
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Claims {
-    map: Map<String, Value>,
+    /// The payload: the text of a JSON object.
+    payload: String,
+    /// `sub`, read at decode time so that [`Claims::subject`] can lend it.
+    subject: Option<String>,
+    /// The whole payload as a map, built the first time [`Claims::as_map`] asks: reading a
+    /// claim walks the text, so an app that never asks for the map carries no `Value` tree.
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.payload == other.payload
+    }
 }
 
 impl fmt::Debug for Claims {
     /// Claims are not the token, but they can carry personal data: only the names are shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.map.keys()).finish()
+        f.debug_set().entries(self.as_map().keys()).finish()
     }
 }
 
@@ -102,13 +116,22 @@ impl Claims {
         let bytes = BASE64URL_ANY_PADDING
             .decode(payload)
             .map_err(|_| AuthError::MalformedToken("JWT payload is not base64url".into()))?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Self { map }),
-            Ok(_) => Err(AuthError::MalformedToken(
-                "JWT payload is not a JSON object".into(),
-            )),
-            Err(_) => Err(AuthError::MalformedToken("JWT payload is not JSON".into())),
-        }
+        let not_json = || AuthError::MalformedToken("JWT payload is not JSON".into());
+        let payload = String::from_utf8(bytes).map_err(|_| not_json())?;
+        let subject = match json::raw_field(&payload, "sub") {
+            Ok(sub) => sub.and_then(|sub| serde_json::from_str(sub.get()).ok()),
+            Err(err) if err.is_data() => {
+                return Err(AuthError::MalformedToken(
+                    "JWT payload is not a JSON object".into(),
+                ))
+            }
+            Err(_) => return Err(not_json()),
+        };
+        Ok(Self {
+            payload,
+            subject,
+            map: OnceLock::new(),
+        })
     }
 
     /// `exp`: when the token expires. `None` when absent or not a non-negative number.
@@ -128,34 +151,34 @@ impl Claims {
 
     /// `sub`: the subject, usually the user id.
     pub fn subject(&self) -> Option<&str> {
-        self.map.get("sub").and_then(Value::as_str)
+        self.subject.as_deref()
     }
 
     /// One claim deserialised into `T`; `None` when absent or of another type.
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
-        self.map
-            .get(name)
-            .and_then(|value| T::deserialize(value).ok())
+        json::field(&self.payload, name)
     }
 
     /// All claims deserialised into `T` (for example a user type with `#[serde(rename)]`
     /// fields). Errors with [`AuthError::UserState`] saying which field did not fit.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
-        serde_path_to_error::deserialize(Value::Object(self.map.clone())).map_err(|err| {
-            AuthError::UserState(format!(
-                "claims do not fit the user type: {}",
-                crate::error::json_error(&err)
-            ))
-        })
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&self.payload))
+            .map_err(|err| {
+                AuthError::UserState(format!(
+                    "claims do not fit the user type: {}",
+                    crate::error::json_error(&err)
+                ))
+            })
     }
 
     /// The raw claims.
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.map
+        self.map
+            .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
     }
 
     fn numeric_date(&self, name: &str) -> Option<Timestamp> {
-        let seconds = self.map.get(name)?.as_f64()?;
+        let seconds: f64 = self.get(name)?;
         (seconds.is_finite() && seconds >= 0.0)
             .then(|| Timestamp::from_unix_millis((seconds * 1000.0).min(u64::MAX as f64) as u64))
     }

@@ -9,8 +9,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::refresh::RefreshError;
 use crate::time::Timestamp;
 
@@ -80,17 +78,9 @@ impl fmt::Debug for Answer {
 }
 
 impl Answer {
-    /// The body as a JSON object, if it is one.
-    pub(crate) fn json(&self) -> Option<serde_json::Map<String, Value>> {
-        match serde_json::from_str(&self.body) {
-            Ok(Value::Object(map)) => Some(map),
-            _ => None,
-        }
-    }
-
     /// A string field of a JSON body.
     pub(crate) fn text(&self, field: &str) -> Option<String> {
-        self.json()?.get(field)?.as_str().map(str::to_owned)
+        crate::json::field(&self.body, field)
     }
 
     /// The server's own message: `detail` (DRF) or `msg` (sanic-jwt-extended).
@@ -173,11 +163,21 @@ pub(crate) fn http_date(text: &str) -> Option<Timestamp> {
     (millis.is_finite() && millis > 0.0).then(|| Timestamp::from_unix_millis(millis as u64))
 }
 
+/// A request body: a JSON object of string fields, in the order given (built without a
+/// `serde_json::Value`).
+pub(crate) struct Fields<'a>(pub(crate) &'a [(&'a str, &'a str)]);
+
+impl serde::Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().copied())
+    }
+}
+
 /// POSTs `body` (JSON, if any) to `url` with an optional bearer token, giving up after
 /// [`REQUEST_TIMEOUT`]. Network failures and timeouts are [`BackendError::Transient`].
 pub(crate) async fn post(
     url: &str,
-    body: Option<&Value>,
+    body: Option<&Fields<'_>>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
     send(url, body, bearer, Some(REQUEST_TIMEOUT), as_built).await
@@ -185,7 +185,7 @@ pub(crate) async fn post(
 
 /// [`post`] with `keepalive`: the browser finishes the request even when the page is left
 /// right after (a sign-out followed by a full navigation), so a revocation is not lost.
-pub(crate) async fn post_keepalive(url: &str, body: &Value) -> Result<Answer, BackendError> {
+pub(crate) async fn post_keepalive(url: &str, body: &Fields<'_>) -> Result<Answer, BackendError> {
     send(url, Some(body), None, Some(REQUEST_TIMEOUT), kept_alive).await
 }
 
@@ -195,7 +195,7 @@ pub(crate) async fn post_keepalive(url: &str, body: &Value) -> Result<Answer, Ba
 /// the new one.
 pub(crate) async fn post_refresh(
     url: &str,
-    body: Option<&Value>,
+    body: Option<&Fields<'_>>,
     bearer: Option<&str>,
 ) -> Result<Answer, BackendError> {
     send(url, body, bearer, None, as_built).await
@@ -212,7 +212,7 @@ fn as_built(request: gloo_net::http::Request) -> Result<gloo_net::http::Request,
 
 async fn send(
     url: &str,
-    body: Option<&Value>,
+    body: Option<&Fields<'_>>,
     bearer: Option<&str>,
     timeout: Option<Duration>,
     finish: Finish,

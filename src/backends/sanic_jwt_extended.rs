@@ -21,10 +21,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::simplejwt::EXPIRY_DRIVEN;
-use super::{post, post_refresh, Answer, BackendError};
+use super::{post, post_refresh, Answer, BackendError, Fields};
 use crate::auth::UserState;
 use crate::refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshParams, Refreshed,
@@ -68,7 +67,7 @@ impl SanicJwtExtended {
         username: &str,
         password: &str,
     ) -> Result<SignIn<U>, BackendError> {
-        let body = json!({"username": username, "password": password});
+        let body = Fields(&[("username", username), ("password", password)]);
         sign_in_answer(post(&self.login_url, Some(&body), None).await?)
     }
 

@@ -21,9 +21,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
-use super::{post, post_keepalive, post_refresh, Answer, BackendError};
+use super::{post, post_keepalive, post_refresh, Answer, BackendError, Fields};
 use crate::auth::UserState;
 use crate::refresh::{
     create_refresh, Refresh, RefreshConfig, RefreshError, RefreshParams, Refreshed,
@@ -71,7 +69,7 @@ impl SimpleJwt {
         username: &str,
         password: &str,
     ) -> Result<SignIn<U>, BackendError> {
-        let body = json!({"username": username, "password": password});
+        let body = Fields(&[("username", username), ("password", password)]);
         sign_in_answer(post(&self.token_url(), Some(&body), None).await?)
     }
 
@@ -89,7 +87,7 @@ impl SimpleJwt {
                 let Some(refresh) = params.refresh_token else {
                     return Err(RefreshError::Rejected("no refresh token to send".into()));
                 };
-                let body = json!({"refresh": refresh.expose()});
+                let body = Fields(&[("refresh", refresh.expose())]);
                 refresh_answer(post_refresh(&url, Some(&body), None).await?)
             }
         })
@@ -123,7 +121,7 @@ impl SimpleJwt {
     /// every sign-out; call this for a token you hold yourself. Needs
     /// `rest_framework_simplejwt.token_blacklist` on the server.
     pub async fn blacklist(&self, refresh_token: &str) -> Result<(), BackendError> {
-        let body = json!({"refresh": refresh_token});
+        let body = Fields(&[("refresh", refresh_token)]);
         let answer = post_keepalive(&self.blacklist_url(), &body).await?;
         match answer.status {
             200..=299 => Ok(()),

@@ -330,9 +330,7 @@ impl<U: UserState> Engine<U> {
             // A refresh token that looks expired here may have been rotated by another tab a
             // moment ago, or the clock may have jumped: keep the session (Loading), look under
             // the lock and ask the server (see `proceed`).
-            let session = stored
-                .as_deref()
-                .and_then(|text| record::decode(text, now).ok());
+            let session = stored.as_deref().and_then(|text| record::read(text, now));
             if let Some(session) = session.filter(|session| session.refresh_expired(now)) {
                 restored.state.adopt(session);
                 restored.clear = false;
@@ -607,7 +605,7 @@ impl<U: UserState> Engine<U> {
             }
             return self.follow_out(Some(end));
         }
-        let session = record::decode::<U>(&text, now).ok();
+        let session = record::read::<U>(&text, now);
         if let Some(session) = &session {
             self.epoch = self.epoch.max(session.epoch);
             if self.is_stale(session) {

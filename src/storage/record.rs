@@ -76,10 +76,7 @@ pub(crate) struct Ended {
 
 /// The epoch a stored value (a session or a sign-out's marker) names, 0 when none.
 pub(crate) fn epoch_of(text: &str) -> u64 {
-    serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|value| value.get("epoch")?.as_u64())
-        .unwrap_or(0)
+    crate::json::field(text, "epoch").unwrap_or(0)
 }
 
 impl Ended {
@@ -169,22 +166,47 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
 
 /// Reads a session back. It may be expired: the store decides at start-up what an expired
 /// session means (it keeps one a refresh can renew). The expiry is never later than the JWT's own `exp`, whatever the
-/// record says, and `refreshed_at` is never in the future.
+/// record says, and `refreshed_at` is never in the future. An error names the field that did
+/// not fit, never its value.
 pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session<U>, RecordError> {
+    decode_with(text, now, |text| {
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|err| RecordError::NotARecord(crate::error::json_error(&err)))
+    })
+}
+
+/// [`decode`] for the store, which drops what it cannot read without saying why: the browser
+/// build then carries no tracking of field paths for an error nobody reads.
+pub(crate) fn read<U: DeserializeOwned>(text: &str, now: Timestamp) -> Option<Session<U>> {
+    decode_with(text, now, |text| {
+        serde_json::from_str(text).map_err(|_| RecordError::NotARecord(String::new()))
+    })
+    .ok()
+}
+
+fn decode_with<U>(
+    text: &str,
+    now: Timestamp,
+    parse: impl FnOnce(&str) -> Result<Record<U>, RecordError>,
+) -> Result<Session<U>, RecordError> {
     // Peek at the version first so that a future format is reported as such.
-    let version = serde_json::from_str::<serde_json::Value>(text)
-        .map_err(|_| RecordError::NotARecord("not JSON".into()))?
-        .get("v")
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| RecordError::NotARecord("no version field".into()))?;
+    let no_version = || RecordError::NotARecord("no version field".into());
+    let version = crate::json::raw_field(text, "v")
+        .map_err(|err| {
+            if err.is_data() {
+                no_version()
+            } else {
+                RecordError::NotARecord("not JSON".into())
+            }
+        })?
+        .and_then(|v| serde_json::from_str::<u64>(v.get()).ok())
+        .ok_or_else(no_version)?;
     if version != u64::from(RECORD_VERSION) {
         return Err(RecordError::UnknownVersion(
             u32::try_from(version).unwrap_or(u32::MAX),
         ));
     }
-    let record: Record<U> =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
-            .map_err(|err| RecordError::NotARecord(crate::error::json_error(&err)))?;
+    let record = parse(text)?;
     let invalid = |err: AuthError| RecordError::InvalidToken(err.to_string());
     check_token_text(&record.token).map_err(invalid)?;
     if let Some(refresh_token) = &record.refresh_token {
@@ -250,7 +272,7 @@ pub(crate) fn restore<U: DeserializeOwned>(
             clear: false,
         };
     };
-    let state = AuthState::restored(decode(text, now).ok(), now, can_refresh);
+    let state = AuthState::restored(read(text, now), now, can_refresh);
     Restored {
         clear: !state.is_signed_in(),
         state,
