@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
+use crate::base64url;
 use crate::engine::{Command, Engine, Event, Settings};
 use crate::refresh::schedule::{clamp_timeout, Backoff, Timing};
 use crate::state::{AuthState, SignIn};
 use crate::storage::{cookie, record};
 use crate::time::Timestamp;
-use crate::token::base64url_encode;
 use crate::Refreshed;
 
 /// Where every fuzzed history starts (local clock).
@@ -23,8 +23,8 @@ pub const T0: Timestamp = Timestamp::from_unix_seconds(1_700_000_000);
 pub fn jwt(payload: &str) -> String {
     format!(
         "{}.{}.c2ln",
-        base64url_encode(br#"{"alg":"HS256","typ":"JWT"}"#),
-        base64url_encode(payload.as_bytes())
+        base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        base64url::encode(payload.as_bytes())
     )
 }
 

@@ -64,6 +64,7 @@
 
 mod auth;
 pub mod backends;
+mod base64url;
 pub mod client;
 pub mod config;
 mod engine;

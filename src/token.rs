@@ -8,9 +8,6 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -21,15 +18,6 @@ use crate::time::{earliest, Timestamp};
 /// The longest token accepted, in bytes. Real access and refresh tokens are well under 2 KB;
 /// anything near this is a mistake or an attack on storage.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// base64url that accepts the payload with or without `=` padding (RFC 7515 omits it, some
-/// servers add it).
-const BASE64URL_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// A secret token (access or refresh). Its `Debug` prints `Token(***)`, and it has no
 /// `Display`, so it cannot end up in a log by accident.
@@ -113,9 +101,8 @@ impl Claims {
                 "a JWT has three dot-separated parts".into(),
             ));
         };
-        let bytes = BASE64URL_ANY_PADDING
-            .decode(payload)
-            .map_err(|_| AuthError::MalformedToken("JWT payload is not base64url".into()))?;
+        let bytes = crate::base64url::decode(payload)
+            .ok_or_else(|| AuthError::MalformedToken("JWT payload is not base64url".into()))?;
         let not_json = || AuthError::MalformedToken("JWT payload is not JSON".into());
         let payload = String::from_utf8(bytes).map_err(|_| not_json())?;
         let subject = match json::raw_field(&payload, "sub") {
@@ -305,16 +292,6 @@ pub(crate) fn check_token_text(token: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Encodes `bytes` as unpadded base64url (used for cookie values and test tokens).
-pub(crate) fn base64url_encode(bytes: &[u8]) -> String {
-    BASE64URL_ANY_PADDING.encode(bytes)
-}
-
-/// Decodes base64url with or without padding.
-pub(crate) fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    BASE64URL_ANY_PADDING.decode(text).ok()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -328,6 +305,7 @@ pub(crate) mod tests {
 
     fn padded(payload: &str) -> String {
         use base64::engine::general_purpose::URL_SAFE;
+        use base64::Engine;
         format!("h.{}.s", URL_SAFE.encode(payload))
     }
 
@@ -352,7 +330,7 @@ pub(crate) mod tests {
             ("exp as a string", jwt(r#"{"exp":"1000100"}"#), None, Err(AuthError::MissingExpiry)),
             ("negative exp", jwt(r#"{"exp":-5}"#), None, Err(AuthError::MissingExpiry)),
             ("bad base64", "h.!!!.s".into(), None, malformed("JWT payload is not base64url")),
-            ("bad json", format!("h.{}.s", base64url_encode(b"{nope")), None, malformed("JWT payload is not JSON")),
+            ("bad json", format!("h.{}.s", crate::base64url::encode(b"{nope")), None, malformed("JWT payload is not JSON")),
             ("json array", jwt("[1,2]"), None, malformed("JWT payload is not a JSON object")),
             ("empty", String::new(), Some(60), malformed("token is empty")),
             ("whitespace", "abc def".into(), Some(60), malformed("token contains spaces or control characters")),

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use super::TokenStorage;
+use crate::base64url;
 use crate::config::{CookieOptions, SameSite};
 use crate::error::AuthError;
 use crate::time::Timestamp;
-use crate::token::{base64url_decode, base64url_encode};
 
 /// The most a browser keeps of one cookie's `name=value` (RFC 6265 §6.1 minimum, and what
 /// Chromium and Firefox enforce).
@@ -84,12 +84,12 @@ pub(crate) fn record_text(cookies: &str, name: &str) -> Option<String> {
 
 /// Encodes a record as a cookie value.
 pub fn encode_value(record: &str) -> String {
-    base64url_encode(record.as_bytes())
+    base64url::encode(record.as_bytes())
 }
 
 /// Decodes a cookie value back to the record; `None` for anything we did not write.
 pub fn decode_value(value: &str) -> Option<String> {
-    String::from_utf8(base64url_decode(value)?).ok()
+    String::from_utf8(base64url::decode(value)?).ok()
 }
 
 fn attributes(options: &CookieOptions, page_is_https: bool) -> String {
