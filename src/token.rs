@@ -158,7 +158,10 @@ impl Claims {
             })
     }
 
-    /// The raw claims.
+    /// The raw claims. The map is built the first time it is asked for; [`Claims::get`] reads
+    /// one claim without it (an app that never calls this carries no `Value` parser). A
+    /// payload that could not be read as a map (it always can: [`Claims::decode`] checked it)
+    /// would give an empty one.
     pub fn as_map(&self) -> &Map<String, Value> {
         self.map
             .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
