@@ -160,8 +160,8 @@ impl Claims {
 
     /// The raw claims. The map is built the first time it is asked for; [`Claims::get`] reads
     /// one claim without it (an app that never calls this carries no `Value` parser). A
-    /// payload that could not be read as a map (it always can: [`Claims::decode`] checked it)
-    /// would give an empty one.
+    /// payload nested deeper than `Value` can hold (128 levels) gives an empty map; its other
+    /// claims still read with [`Claims::get`].
     pub fn as_map(&self) -> &Map<String, Value> {
         self.map
             .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
@@ -363,6 +363,16 @@ pub(crate) mod tests {
         assert_eq!(claims.subject(), Some("ada"));
         assert_eq!(claims.get::<String>("role").as_deref(), Some("admin"));
         assert_eq!(claims.get::<u32>("role"), None);
+    }
+
+    #[test]
+    fn a_deeply_nested_claim_leaves_the_others_readable() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let claims =
+            Claims::decode(&jwt(&format!(r#"{{"exp":10,"sub":"ada","x":{deep}}}"#))).unwrap();
+        assert_eq!(claims.expires_at(), Some(Timestamp::from_unix_seconds(10)));
+        assert_eq!(claims.subject(), Some("ada"));
+        assert!(claims.as_map().is_empty());
     }
 
     #[test]
