@@ -11,21 +11,56 @@ use serde_json::value::RawValue;
 
 /// The raw JSON of the field `name` of the object `text`: the last one when the name comes
 /// twice, as a `serde_json::Map` would keep it; `Ok(None)` when the object has no such field.
-/// Errors when `text` is not a JSON object (`is_data()`: JSON of another kind).
-pub(crate) fn raw_field<'a>(
-    text: &'a str,
-    name: &str,
-) -> Result<Option<&'a RawValue>, serde_json::Error> {
+/// Errors when `text` is not a JSON object: `is_data()` when it is JSON of another kind, or
+/// starts like it (`[`…), else it is not JSON.
+///
+/// The fields skipped are checked for syntax only: a number out of `f64`'s range or a lone
+/// surrogate escape in one of them, which a `serde_json::Value` would refuse, passes.
+fn raw_field<'a>(text: &'a str, name: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
     let mut parser = serde_json::Deserializer::from_str(text);
     let found = de::Deserializer::deserialize_map(&mut parser, Find(name))?;
     parser.end()?;
     Ok(found)
 }
 
-/// The field `name` of the object `text` as a `T`; `None` when `text` is not a JSON object,
-/// has no such field, or it is not a `T`.
+/// The field `name` of the object `text` as a `T`: `Ok(None)` when there is no such field or
+/// it is not a `T`; the error of [`raw_field`] when `text` is not a JSON object.
+pub(crate) fn field_of<T: DeserializeOwned>(
+    text: &str,
+    name: &str,
+) -> Result<Option<T>, serde_json::Error> {
+    Ok(raw_field(text, name)?.and_then(|raw| serde_json::from_str(raw.get()).ok()))
+}
+
+/// [`field_of`], with `None` also when `text` is not a JSON object.
 pub(crate) fn field<T: DeserializeOwned>(text: &str, name: &str) -> Option<T> {
-    serde_json::from_str(raw_field(text, name).ok()??.get()).ok()
+    field_of(text, name).ok().flatten()
+}
+
+/// The names of the fields of the object `text`, in order (empty when it is not one).
+pub(crate) fn names(text: &str) -> Vec<String> {
+    let mut parser = serde_json::Deserializer::from_str(text);
+    de::Deserializer::deserialize_map(&mut parser, Names).unwrap_or_default()
+}
+
+/// Collects an object's field names, skipping their values.
+struct Names;
+
+impl<'de> Visitor<'de> for Names {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut names = Vec::new();
+        while let Some(name) = map.next_key()? {
+            map.next_value::<IgnoredAny>()?;
+            names.push(name);
+        }
+        Ok(names)
+    }
 }
 
 /// Walks an object's fields for the one named `.0`.
@@ -104,6 +139,16 @@ mod tests {
     }
 
     #[test]
+    fn names_are_listed_in_order() {
+        assert_eq!(
+            names(r#"{"exp":1,"e\u0078p":2,"a":{"b":3}}"#),
+            ["exp", "exp", "a"]
+        );
+        assert!(names("[1]").is_empty());
+        assert!(names("{nope").is_empty());
+    }
+
+    #[test]
     fn field_reads_the_type_asked_for_or_nothing() {
         let text = r#"{"exp":10.5,"sub":"ada","fresh":true}"#;
         assert_eq!(field::<f64>(text, "exp"), Some(10.5));
@@ -112,5 +157,8 @@ mod tests {
         assert_eq!(field::<u64>(text, "sub"), None);
         assert_eq!(field::<u64>(text, "exp"), None);
         assert_eq!(field::<String>("not json", "sub"), None);
+        assert!(field_of::<u64>("[1]", "v").is_err_and(|err| err.is_data()));
+        assert!(field_of::<u64>("{nope", "v").is_err_and(|err| !err.is_data()));
+        assert_eq!(field_of::<u64>(r#"{"v":"1"}"#, "v").ok(), Some(None));
     }
 }

@@ -157,13 +157,24 @@ pub struct SignIn<U> {
     server_time: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum UserSource<U> {
     None,
     Given(U),
     /// Reads the user from the claims: chosen by [`SignIn::user_from_claims`], so that an app
     /// that never asks carries no deserialiser of the whole payload.
     FromClaims(fn(&Claims) -> Result<U, AuthError>),
+}
+
+impl<U: std::fmt::Debug> std::fmt::Debug for UserSource<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserSource::None => f.write_str("None"),
+            UserSource::Given(user) => f.debug_tuple("Given").field(user).finish(),
+            // Not the function's address, which changes from build to build.
+            UserSource::FromClaims(_) => f.write_str("FromClaims"),
+        }
+    }
 }
 
 impl<U> SignIn<U> {
@@ -796,14 +807,11 @@ mod tests {
         struct User {
             sub: String,
         }
+        let request = SignIn::new(access(1_000_300)).user_from_claims();
+        let shown = format!("{request:?}");
+        assert!(shown.contains("user: FromClaims,"), "{shown}");
         let mut state = AuthState::<User>::signed_out();
-        state
-            .sign_in(
-                SignIn::new(access(1_000_300)).user_from_claims(),
-                T0,
-                LEEWAY,
-            )
-            .unwrap();
+        state.sign_in(request, T0, LEEWAY).unwrap();
         assert_eq!(
             state.session().unwrap().user(),
             Some(&User { sub: "ada".into() })

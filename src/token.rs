@@ -73,6 +73,8 @@ pub struct Claims {
 }
 
 impl PartialEq for Claims {
+    /// Claims are equal when their payloads are the same text (the same token's claims are);
+    /// the same claims in another order or spacing are not.
     fn eq(&self, other: &Self) -> bool {
         self.payload == other.payload
     }
@@ -81,7 +83,7 @@ impl PartialEq for Claims {
 impl fmt::Debug for Claims {
     /// Claims are not the token, but they can carry personal data: only the names are shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.as_map().keys()).finish()
+        f.debug_set().entries(json::names(&self.payload)).finish()
     }
 }
 
@@ -105,15 +107,13 @@ impl Claims {
             .ok_or_else(|| AuthError::MalformedToken("JWT payload is not base64url".into()))?;
         let not_json = || AuthError::MalformedToken("JWT payload is not JSON".into());
         let payload = String::from_utf8(bytes).map_err(|_| not_json())?;
-        let subject = match json::raw_field(&payload, "sub") {
-            Ok(sub) => sub.and_then(|sub| serde_json::from_str(sub.get()).ok()),
-            Err(err) if err.is_data() => {
-                return Err(AuthError::MalformedToken(
-                    "JWT payload is not a JSON object".into(),
-                ))
+        let subject = json::field_of(&payload, "sub").map_err(|err| {
+            if err.is_data() {
+                AuthError::MalformedToken("JWT payload is not a JSON object".into())
+            } else {
+                not_json()
             }
-            Err(_) => return Err(not_json()),
-        };
+        })?;
         Ok(Self {
             payload,
             subject,
@@ -149,19 +149,20 @@ impl Claims {
     /// All claims deserialised into `T` (for example a user type with `#[serde(rename)]`
     /// fields). Errors with [`AuthError::UserState`] saying which field did not fit.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, AuthError> {
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&self.payload))
-            .map_err(|err| {
-                AuthError::UserState(format!(
-                    "claims do not fit the user type: {}",
-                    crate::error::json_error(&err)
-                ))
-            })
+        // From the map, as `get` reads: a name given twice counts once, with its last value.
+        serde_path_to_error::deserialize(Value::Object(self.as_map().clone())).map_err(|err| {
+            AuthError::UserState(format!(
+                "claims do not fit the user type: {}",
+                crate::error::json_error(&err)
+            ))
+        })
     }
 
     /// The raw claims. The map is built the first time it is asked for; [`Claims::get`] reads
     /// one claim without it (an app that never calls this carries no `Value` parser). A
-    /// payload nested deeper than `Value` can hold (128 levels) gives an empty map; its other
-    /// claims still read with [`Claims::get`].
+    /// payload with a claim that `Value` cannot hold (nested deeper than 128 levels, a number
+    /// beyond `f64`, a lone surrogate escape) gives an empty map; its other claims still read
+    /// with [`Claims::get`].
     pub fn as_map(&self) -> &Map<String, Value> {
         self.map
             .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())

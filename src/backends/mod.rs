@@ -276,6 +276,16 @@ fn kept_alive(request: gloo_net::http::Request) -> Result<gloo_net::http::Reques
 pub(crate) mod tests {
     use super::*;
 
+    #[test]
+    fn request_bodies_are_json_objects_of_the_fields_in_order() {
+        let body = Fields(&[("username", "a\"d\\a"), ("password", "é\n")]);
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"username":"a\"d\\a","password":"é\n"}"#
+        );
+        assert_eq!(serde_json::to_string(&Fields(&[])).unwrap(), "{}");
+    }
+
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn the_servers_date_goes_with_the_sign_in_and_the_refresh() {

@@ -191,7 +191,7 @@ fn decode_with<U>(
 ) -> Result<Session<U>, RecordError> {
     // Peek at the version first so that a future format is reported as such.
     let no_version = || RecordError::NotARecord("no version field".into());
-    let version = crate::json::raw_field(text, "v")
+    let version = crate::json::field_of::<u64>(text, "v")
         .map_err(|err| {
             if err.is_data() {
                 no_version()
@@ -199,7 +199,6 @@ fn decode_with<U>(
                 RecordError::NotARecord("not JSON".into())
             }
         })?
-        .and_then(|v| serde_json::from_str::<u64>(v.get()).ok())
         .ok_or_else(no_version)?;
     if version != u64::from(RECORD_VERSION) {
         return Err(RecordError::UnknownVersion(
