@@ -395,28 +395,6 @@ pub fn use_next_path(default: &str) -> Signal<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What the docs of `decide_access` and `with_next` showed before they became internal.
-    #[test]
-    fn access_and_next_basics() {
-        use crate::AuthStatus;
-        assert_eq!(
-            decide_access(AuthStatus::Unauthenticated, None, None, false),
-            Access::SignInRequired
-        );
-        assert_eq!(
-            decide_access(AuthStatus::Loading, None, Some("admin"), true),
-            Access::Loading
-        );
-        assert_eq!(
-            with_next("/login", "/orders?id=7&x=1"),
-            "/login?next=%2Forders%3Fid%3D7%26x%3D1"
-        );
-        assert_eq!(
-            with_next("/login?fresh=1", "/pay"),
-            "/login?fresh=1&next=%2Fpay"
-        );
-    }
     use crate::token::tests::jwt;
 
     /// Crafted return-to links: each either lands on a same-origin path or on the default.
@@ -601,10 +579,23 @@ mod tests {
     }
 
     #[test]
-    fn next_is_percent_encoded() {
-        assert_eq!(
-            with_next("/login", "/a b?x=1&y=é"),
-            "/login?next=%2Fa%20b%3Fx%3D1%26y%3D%C3%A9"
-        );
+    fn next_is_percent_encoded_and_joins_the_query() {
+        // (redirect_to, the page, the sign-in link)
+        let rows = [
+            (
+                "/login",
+                "/a b?x=1&y=é",
+                "/login?next=%2Fa%20b%3Fx%3D1%26y%3D%C3%A9",
+            ),
+            (
+                "/login",
+                "/orders?id=7&x=1",
+                "/login?next=%2Forders%3Fid%3D7%26x%3D1",
+            ),
+            ("/login?fresh=1", "/pay", "/login?fresh=1&next=%2Fpay"),
+        ];
+        for (redirect_to, page, expected) in rows {
+            assert_eq!(with_next(redirect_to, page), expected);
+        }
     }
 }

@@ -234,7 +234,7 @@ impl<U> SignIn<U> {
     }
 }
 
-impl<U: serde::de::DeserializeOwned> SignIn<U> {
+impl<U: DeserializeOwned> SignIn<U> {
     /// Builds the user state from the access token's claims (deserialising the whole JWT
     /// payload into `U`).
     pub fn user_from_claims(mut self) -> Self {

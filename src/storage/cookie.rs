@@ -310,28 +310,13 @@ pub(crate) fn max_age(expires_at: Timestamp, now: Timestamp) -> Duration {
 mod tests {
     use super::*;
 
-    /// What the docs of `values`, `find` and `set_string` showed before they became internal.
     #[test]
-    fn cookie_basics() {
+    fn values_lists_every_cookie_of_the_name_in_order() {
         assert_eq!(
             values("a=1; _auth=xyz; _auth=abc", "_auth").collect::<Vec<_>>(),
             ["xyz", "abc"]
         );
         assert_eq!(values("_auth_type=Bearer", "_auth").next(), None);
-        assert_eq!(find("a=1; _auth=xyz; b=2", "_auth"), Some("xyz"));
-        assert_eq!(find("_auth_type=Bearer", "_auth"), None);
-        let now = Timestamp::from_unix_seconds(100);
-        let expires = Some(now + Duration::from_secs(60));
-        let text = set_string(
-            "_auth",
-            "abc",
-            &CookieOptions::default(),
-            expires,
-            now,
-            true,
-        )
-        .unwrap();
-        assert_eq!(text, "_auth=abc; Path=/; SameSite=Lax; Secure; Max-Age=60");
     }
 
     const NOW: Timestamp = Timestamp::from_unix_seconds(1_000);
@@ -349,6 +334,7 @@ mod tests {
         let rows = [
             ("defaults on http", opts(None, "/", None, SameSite::Lax), at(1_060_000), false, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
             ("defaults on https", opts(None, "/", None, SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60"),
+            ("the defaults themselves", CookieOptions::default(), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Secure; Max-Age=60"),
             ("forced insecure on https", opts(None, "/", Some(false), SameSite::Lax), at(1_060_000), true, "_auth=v; Path=/; SameSite=Lax; Max-Age=60"),
             ("domain and strict", opts(Some("example.com"), "/app", None, SameSite::Strict), at(1_060_000), false, "_auth=v; Path=/app; Domain=example.com; SameSite=Strict; Max-Age=60"),
             ("samesite none forces secure", opts(None, "/", Some(false), SameSite::None), at(1_060_000), false, "_auth=v; Path=/; SameSite=None; Secure; Max-Age=60"),
@@ -482,6 +468,8 @@ mod tests {
             ("", None),
             ("_auth=abc", Some("abc")),
             ("x=1;_auth=abc", Some("abc")),
+            ("a=1; _auth=xyz; b=2", Some("xyz")),
+            ("_auth_type=Bearer", None),
             ("x=1; _auth = abc ; y=2", Some("abc")),
             ("_auth_type=Bearer; _auth_state=1", None),
             ("_auth=first; _auth=second", Some("first")),

@@ -165,9 +165,9 @@ pub fn encode<U: Serialize>(session: &Session<U>) -> Result<String, AuthError> {
 }
 
 /// Reads a session back. It may be expired: the store decides at start-up what an expired
-/// session means (it keeps one a refresh can renew). The expiry is never later than the JWT's own `exp`, whatever the
-/// record says, and `refreshed_at` is never in the future. An error names the field that did
-/// not fit, never its value.
+/// session means (it keeps one a refresh can renew). The expiry is never later than the
+/// JWT's own `exp`, whatever the record says, and `refreshed_at` is never in the future. An
+/// error names the field that did not fit, never its value.
 pub fn decode<U: DeserializeOwned>(text: &str, now: Timestamp) -> Result<Session<U>, RecordError> {
     decode_with(text, now, |text| {
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
@@ -292,14 +292,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    /// Garbage restores to a signed-out state and asks for the key to be cleared.
-    #[test]
-    fn garbage_restores_signed_out_and_is_cleared() {
-        let restored = restore::<()>(Some("garbage"), Timestamp::now(), false);
-        assert!(!restored.state.is_signed_in());
-        assert!(restored.clear);
-    }
     use crate::state::SignIn;
     use crate::token::tests::jwt;
 

@@ -531,9 +531,7 @@ fn size() -> Result {
     let bench_dir = root().join("benches/size");
     run(
         "npm ci (Binaryen's wasm-opt for the size benchmark)",
-        Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&bench_dir),
+        &mut npm_ci(&bench_dir),
     )?;
     let mut sizes = Vec::new();
     for app in SIZE_APPS {
@@ -605,6 +603,13 @@ fn size() -> Result {
     Ok(())
 }
 
+/// `npm ci` in `dir`: the packages its lockfile pins, quietly.
+fn npm_ci(dir: &Path) -> Command {
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
+    npm
+}
+
 fn e2e() -> Result {
     run(
         "build the demo server",
@@ -613,12 +618,7 @@ fn e2e() -> Result {
     let e2e_dir = root().join("tests/e2e");
     run(
         "npm ci (Playwright, no browser download: Debian's Chromium is used)",
-        Command::new("npm")
-            .arg("ci")
-            .arg("--no-audit")
-            .arg("--no-fund")
-            .current_dir(&e2e_dir)
-            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
+        npm_ci(&e2e_dir).env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"),
     )?;
     run(
         "end-to-end tests (Playwright: demo app + demo server)",
