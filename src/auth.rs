@@ -7,7 +7,6 @@
 //! (`crate::engine`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,8 +58,32 @@ pub(crate) struct BrowserIo<U: UserState> {
     tab_sync: RefCell<Option<crate::sync::TabSync>>,
     #[cfg(target_arch = "wasm32")]
     lifecycle: RefCell<Option<crate::lifecycle::PageLifecycle>>,
-    locks: RefCell<HashMap<Id, oneshot::Sender<()>>>,
-    waiters: RefCell<HashMap<Id, oneshot::Sender<RefreshOutcome>>>,
+    locks: RefCell<Pending<oneshot::Sender<()>>>,
+    waiters: RefCell<Pending<oneshot::Sender<RefreshOutcome>>>,
+}
+
+/// What waits on an engine id: a few entries at most (the refresh under way and the callers
+/// of `refresh()` waiting on it), so a list, which costs the binary less than a `HashMap`.
+struct Pending<T>(Vec<(Id, T)>);
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> Pending<T> {
+    /// Puts `item` under `id`, dropping what was there (as `HashMap::insert` would).
+    fn insert(&mut self, id: Id, item: T) {
+        self.remove(id);
+        self.0.push((id, item));
+    }
+
+    /// The item waiting on `id`, taken out.
+    fn remove(&mut self, id: Id) -> Option<T> {
+        let at = self.0.iter().position(|(waiting, _)| *waiting == id)?;
+        Some(self.0.swap_remove(at).1)
+    }
 }
 
 impl<U: UserState> BrowserIo<U> {
@@ -135,7 +158,7 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
     }
 
     fn release_lock(&self, flight: Id) {
-        if let Some(release) = self.locks.borrow_mut().remove(&flight) {
+        if let Some(release) = self.locks.borrow_mut().remove(flight) {
             let _ = release.send(());
         }
     }
@@ -210,7 +233,7 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
     }
 
     fn resolve(&self, waiter: Id, outcome: RefreshOutcome) {
-        if let Some(sender) = self.waiters.borrow_mut().remove(&waiter) {
+        if let Some(sender) = self.waiters.borrow_mut().remove(waiter) {
             let _ = sender.send(outcome);
         }
     }
@@ -637,4 +660,25 @@ fn memo<T: Clone + PartialEq + Send + Sync + 'static>(
     f: impl Fn(Option<&T>) -> T + Send + Sync + 'static,
 ) -> Signal<T> {
     Memo::new(f).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    #[test]
+    fn pending_gives_each_item_back_once_by_its_id() {
+        let mut pending = Pending::default();
+        pending.insert(1, "a");
+        pending.insert(2, "b");
+        pending.insert(3, "c");
+        assert_eq!(pending.remove(2), Some("b"));
+        assert_eq!(pending.remove(2), None);
+        // Put again under an id, the newer item replaces the older (which is dropped).
+        pending.insert(1, "a2");
+        assert_eq!(pending.remove(1), Some("a2"));
+        assert_eq!(pending.remove(1), None);
+        assert_eq!(pending.remove(3), Some("c"));
+        assert_eq!(pending.remove(4), None);
+    }
 }
