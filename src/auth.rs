@@ -8,7 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::channel::oneshot;
@@ -266,17 +266,16 @@ impl FirstRender {
 /// user.
 pub struct Auth<U: UserState> {
     // Read views and memos, each wrapped in its `Signal` once: every caller gets the same
-    // signal, and a getter allocates nothing.
+    // signal, and a getter allocates nothing. These are made with the store (the untyped
+    // hooks share `status`, `is_authenticated`, `header` and `claims`, see `AuthContext`);
+    // the others on first use, so that an app links only those it reads.
     status: Signal<AuthStatus>,
     state: Signal<AuthState<U>>,
     info: Signal<RefreshInfo>,
     is_authenticated: Signal<bool>,
-    user: Signal<Option<U>>,
     header: Signal<Option<String>>,
-    token: Signal<Option<Token>>,
-    expires_at: Signal<Option<Timestamp>>,
-    ends_at: Signal<Option<Timestamp>>,
     claims: Signal<Option<Claims>>,
+    on_first_use: StoredValue<OnFirstUse<U>>,
     /// The browser shell; `None` in a server render.
     shell: Option<StoredValue<Rc<Shell<U>>, LocalArena>>,
 }
@@ -334,12 +333,14 @@ impl<U: UserState> Auth<U> {
             state: state.into(),
             info: published.info.into(),
             is_authenticated: memo(move |_| status.get() == AuthStatus::Authenticated),
-            user: memo(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
             header: memo(move |_| state.with(|s| s.session().map(|s| s.header()))),
-            token: memo(move |_| state.with(|s| s.session().map(|s| s.auth_token().clone()))),
-            expires_at: memo(move |_| state.with(|s| s.session().map(|s| s.expires_at()))),
-            ends_at: memo(move |_| {
-                state.with(|s| s.session().and_then(|s| s.ends_at(can_refresh)))
+            on_first_use: StoredValue::new(OnFirstUse {
+                owner: Owner::current(),
+                can_refresh,
+                user: OnceLock::new(),
+                token: OnceLock::new(),
+                expires_at: OnceLock::new(),
+                ends_at: OnceLock::new(),
             }),
             claims: memo(move |_| {
                 state.with(|s| {
@@ -457,7 +458,10 @@ impl<U: UserState> Auth<U> {
 
     /// The user state, `None` when signed out or when none was given.
     pub fn user(&self) -> Signal<Option<U>> {
-        self.user
+        self.on_first_use(
+            |made| &made.user,
+            |s, _| s.session().and_then(|s| s.user().cloned()),
+        )
     }
 
     /// The `Authorization` header value (`"Bearer <token>"`), `None` when signed out.
@@ -467,12 +471,18 @@ impl<U: UserState> Auth<U> {
 
     /// The access token, `None` when signed out.
     pub fn token(&self) -> Signal<Option<Token>> {
-        self.token
+        self.on_first_use(
+            |made| &made.token,
+            |s, _| s.session().map(|s| s.auth_token().clone()),
+        )
     }
 
     /// When the access token expires, `None` when signed out.
     pub fn expires_at(&self) -> Signal<Option<Timestamp>> {
-        self.expires_at
+        self.on_first_use(
+            |made| &made.expires_at,
+            |s, _| s.session().map(|s| s.expires_at()),
+        )
     }
 
     /// When the session ends unless the user signs in again, on this browser's clock: the
@@ -483,7 +493,10 @@ impl<U: UserState> Auth<U> {
     ///
     /// [`Session::ends_at`]: crate::Session::ends_at
     pub fn session_ends_at(&self) -> Signal<Option<Timestamp>> {
-        self.ends_at
+        self.on_first_use(
+            |made| &made.ends_at,
+            |s, can_refresh| s.session().and_then(|s| s.ends_at(can_refresh)),
+        )
     }
 
     /// The access token's claims when it is a JWT (decoded, not verified), `None` otherwise.
@@ -652,6 +665,54 @@ fn disposed() -> AuthError {
         AuthError::NotInBrowser
     } else {
         AuthError::Storage("the AuthProvider has been unmounted".into())
+    }
+}
+
+/// The getters' signals that no untyped hook shares, each made on the first call of its
+/// getter (a memo owned by the provider, then handed to every caller): an app that never
+/// calls a getter links none of its code.
+struct OnFirstUse<U: UserState> {
+    /// The provider's owner, which the memos belong to (so they go when it unmounts).
+    owner: Option<Owner>,
+    /// Whether refresh is configured (the session's end depends on it).
+    can_refresh: bool,
+    user: OnceLock<Signal<Option<U>>>,
+    token: OnceLock<Signal<Option<Token>>>,
+    expires_at: OnceLock<Signal<Option<Timestamp>>>,
+    ends_at: OnceLock<Signal<Option<Timestamp>>>,
+}
+
+impl<U: UserState> Auth<U> {
+    /// The signal in `slot`, made on first use: a memo of `read` (given the state and whether
+    /// refresh is configured) under the provider's owner. Once the provider is gone, a memo
+    /// under the caller's owner that reads the default (as the state can no longer be read).
+    fn on_first_use<T: Clone + PartialEq + Default + Send + Sync + 'static>(
+        &self,
+        slot: fn(&OnFirstUse<U>) -> &OnceLock<Signal<T>>,
+        read: fn(&AuthState<U>, bool) -> T,
+    ) -> Signal<T> {
+        let found = self.on_first_use.try_with_value(|made| {
+            slot(made)
+                .get()
+                .copied()
+                .ok_or_else(|| (made.owner.clone(), made.can_refresh))
+        });
+        let (owner, can_refresh) = match found {
+            Some(Ok(signal)) => return signal,
+            Some(Err(making)) => making,
+            None => (None, false),
+        };
+        let state = self.state;
+        let make =
+            move || memo(move |_| state.try_with(|s| read(s, can_refresh)).unwrap_or_default());
+        // Made outside `try_with_value`: a new memo takes the arena that it holds.
+        let signal = match owner {
+            Some(owner) => owner.with(make),
+            None => make(),
+        };
+        self.on_first_use
+            .try_with_value(|made| *slot(made).get_or_init(|| signal))
+            .unwrap_or(signal)
     }
 }
 

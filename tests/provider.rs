@@ -468,3 +468,47 @@ async fn a_nested_provider_serves_its_children_in_place_of_the_outer_one() {
     drop(handle);
     element.remove();
 }
+
+#[wasm_bindgen_test]
+async fn getters_made_on_first_use_belong_to_the_provider_and_follow_the_session() {
+    use leptos::prelude::*;
+    let mounted = mount(AuthConfig::memory());
+    let auth = mounted.auth;
+    sign_in_ada(&mounted).await;
+    let expires_at = auth
+        .state()
+        .get_untracked()
+        .session()
+        .map(|session| session.expires_at());
+    assert!(expires_at.is_some());
+    // First asked for (nothing had called these two getters) under an owner that goes at once.
+    let owner = Owner::new();
+    let (first, ends) = owner.with(|| (auth.expires_at(), auth.session_ends_at()));
+    drop(owner);
+    assert_eq!(
+        first.get_untracked(),
+        expires_at,
+        "made from the current session"
+    );
+    assert_eq!(
+        ends.get_untracked(),
+        expires_at,
+        "no refresh: the session ends with the access token"
+    );
+    assert_eq!(
+        auth.expires_at(),
+        first,
+        "every later caller gets the same signal"
+    );
+    assert_eq!(auth.session_ends_at(), ends);
+    // They outlived the owner that first asked: they belong to the provider, and follow it.
+    auth.sign_out();
+    settle().await;
+    assert_eq!(first.try_get_untracked(), Some(None));
+    assert_eq!(ends.try_get_untracked(), Some(None));
+    mounted.unmount();
+    // Once the provider is gone, a getter still answers (signed out) rather than panicking.
+    let owner = Owner::new();
+    let late = owner.with(|| auth.expires_at());
+    assert_eq!(late.try_get_untracked().flatten(), None);
+}
