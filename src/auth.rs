@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use leptos::prelude::*;
-use leptos::reactive::owner::LocalStorage as LocalArena;
+use leptos::reactive::owner::{LocalStorage as LocalArena, WeakOwner};
 
 use crate::config::AuthConfig;
 #[cfg(any(all(feature = "ssr", not(target_arch = "wasm32")), feature = "hydrate"))]
@@ -263,10 +263,12 @@ impl FirstRender {
 ///
 /// All signals are reactive: views reading them update on sign-in, sign-out, refresh and
 /// expiry. Views reading only [`Auth::user`] do not re-render when a refresh keeps the same
-/// user.
+/// user. The signals go with the provider; once it is gone, [`Auth::user`], [`Auth::token`],
+/// [`Auth::expires_at`] and [`Auth::session_ends_at`] read as signed out.
 pub struct Auth<U: UserState> {
     // Read views and memos, each wrapped in its `Signal` once: every caller gets the same
-    // signal, and a getter allocates nothing. These are made with the store (the untyped
+    // signal, and a getter allocates nothing but on the first call of one made on first use
+    // (`OnFirstUse`). These are made with the store (the untyped
     // hooks share `status`, `is_authenticated`, `header` and `claims`, see `AuthContext`);
     // the others on first use, so that an app links only those it reads.
     status: Signal<AuthStatus>,
@@ -335,7 +337,7 @@ impl<U: UserState> Auth<U> {
             is_authenticated: memo(move |_| status.get() == AuthStatus::Authenticated),
             header: memo(move |_| state.with(|s| s.session().map(|s| s.header()))),
             on_first_use: StoredValue::new(OnFirstUse {
-                owner: Owner::current(),
+                owner: Owner::current().map(|owner| owner.downgrade()),
                 can_refresh,
                 user: OnceLock::new(),
                 token: OnceLock::new(),
@@ -672,8 +674,10 @@ fn disposed() -> AuthError {
 /// getter (a memo owned by the provider, then handed to every caller): an app that never
 /// calls a getter links none of its code.
 struct OnFirstUse<U: UserState> {
-    /// The provider's owner, which the memos belong to (so they go when it unmounts).
-    owner: Option<Owner>,
+    /// The provider's owner, which the memos belong to (so that they go with it). Weak: the
+    /// owner holds this value, and a strong reference to it here would keep it alive, so that
+    /// its cleanup (the store's shutdown) would not run when the provider's subtree goes.
+    owner: Option<WeakOwner>,
     /// Whether refresh is configured (the session's end depends on it).
     can_refresh: bool,
     user: OnceLock<Signal<Option<U>>>,
@@ -684,35 +688,37 @@ struct OnFirstUse<U: UserState> {
 
 impl<U: UserState> Auth<U> {
     /// The signal in `slot`, made on first use: a memo of `read` (given the state and whether
-    /// refresh is configured) under the provider's owner. Once the provider is gone, a memo
-    /// under the caller's owner that reads the default (as the state can no longer be read).
+    /// refresh is configured) under the provider's owner, kept for every later caller. Once
+    /// the provider is gone, a new memo under the caller's owner that reads the default (the
+    /// state can no longer be read).
     fn on_first_use<T: Clone + PartialEq + Default + Send + Sync + 'static>(
         &self,
         slot: fn(&OnFirstUse<U>) -> &OnceLock<Signal<T>>,
         read: fn(&AuthState<U>, bool) -> T,
     ) -> Signal<T> {
         let found = self.on_first_use.try_with_value(|made| {
-            slot(made)
-                .get()
-                .copied()
-                .ok_or_else(|| (made.owner.clone(), made.can_refresh))
+            slot(made).get().copied().ok_or_else(|| {
+                let owner = made.owner.as_ref().and_then(WeakOwner::upgrade);
+                (owner, made.can_refresh)
+            })
         });
-        let (owner, can_refresh) = match found {
-            Some(Ok(signal)) => return signal,
-            Some(Err(making)) => making,
-            None => (None, false),
-        };
         let state = self.state;
-        let make =
-            move || memo(move |_| state.try_with(|s| read(s, can_refresh)).unwrap_or_default());
-        // Made outside `try_with_value`: a new memo takes the arena that it holds.
-        let signal = match owner {
-            Some(owner) => owner.with(make),
-            None => make(),
+        let make = move |can_refresh| {
+            memo(move |_| state.try_with(|s| read(s, can_refresh)).unwrap_or_default())
         };
-        self.on_first_use
-            .try_with_value(|made| *slot(made).get_or_init(|| signal))
-            .unwrap_or(signal)
+        match found {
+            Some(Ok(signal)) => signal,
+            // Made outside `try_with_value`: a new memo takes the arena that it holds.
+            Some(Err((Some(owner), can_refresh))) => {
+                let signal = owner.with(|| make(can_refresh));
+                self.on_first_use
+                    .try_with_value(|made| *slot(made).get_or_init(|| signal))
+                    .unwrap_or(signal)
+            }
+            // The provider is gone: a memo for this caller only, which reads the default.
+            Some(Err((None, can_refresh))) => make(can_refresh),
+            None => make(false),
+        }
     }
 }
 
@@ -725,7 +731,24 @@ fn memo<T: Clone + PartialEq + Send + Sync + 'static>(
 
 #[cfg(test)]
 mod tests {
+    use futures::channel::oneshot;
+
     use super::Pending;
+
+    #[test]
+    fn an_item_put_again_under_its_id_drops_the_older() {
+        let mut pending = Pending::default();
+        let (older, mut older_heard) = oneshot::channel::<()>();
+        let (newer, mut newer_heard) = oneshot::channel::<()>();
+        pending.insert(1, older);
+        pending.insert(1, newer);
+        assert_eq!(older_heard.try_recv(), Err(oneshot::Canceled), "dropped");
+        assert_eq!(newer_heard.try_recv(), Ok(None), "kept");
+        assert!(pending
+            .remove(1)
+            .is_some_and(|newer| newer.send(()).is_ok()));
+        assert_eq!(newer_heard.try_recv(), Ok(Some(())));
+    }
 
     #[test]
     fn pending_gives_each_item_back_once_by_its_id() {

@@ -128,7 +128,10 @@ pub(crate) fn json_error(err: &serde_path_to_error::Error<serde_json::Error>) ->
     let message = value_free(err.inner());
     let mut segments: Vec<&Segment> = err.path().iter().collect();
     if message.starts_with("unknown field") {
-        // The last key is the unknown one: it came from the input, not from the type.
+        // The last key is the unknown one: it came from the input, not from the type. (A
+        // derived `Deserialize` refuses it while reading the key, so it is on the path. The
+        // stored record's own visitor refuses it after, at the top, where the path is empty
+        // and there is nothing to take off.)
         segments.pop();
     }
     let mut path = String::new();

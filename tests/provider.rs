@@ -510,5 +510,75 @@ async fn getters_made_on_first_use_belong_to_the_provider_and_follow_the_session
     // Once the provider is gone, a getter still answers (signed out) rather than panicking.
     let owner = Owner::new();
     let late = owner.with(|| auth.expires_at());
-    assert_eq!(late.try_get_untracked().flatten(), None);
+    assert_eq!(late.try_get_untracked(), Some(None));
+}
+
+#[leptos::component]
+fn Grab(
+    sink: std::sync::Arc<std::sync::Mutex<Option<Auth<User>>>>,
+) -> impl leptos::prelude::IntoView {
+    *sink.lock().unwrap() = Some(use_auth::<User>());
+    "inside"
+}
+
+#[wasm_bindgen_test]
+async fn a_provider_whose_subtree_goes_shuts_down_while_its_parent_stays() {
+    use leptos::prelude::*;
+    let element = container();
+    let shown = RwSignal::new(true);
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Auth<User>>));
+    let sink = slot.clone();
+    let handle = leptos::mount::mount_to(element.clone(), move || {
+        let sink = sink.clone();
+        let children = move || {
+            let sink = sink.clone();
+            let config: AuthConfig<User> = AuthConfig::memory();
+            view! {
+                <AuthProvider config=config>
+                    <Grab sink=sink/>
+                </AuthProvider>
+            }
+        };
+        view! { <Show when=move || shown.get()>{children.clone()}</Show> }
+    });
+    let auth = slot.lock().unwrap().take().expect("rendered");
+    assert_eq!(text(&element), "inside");
+    // Every getter, the ones made on first use too, before the subtree goes.
+    let user = auth.user();
+    assert_eq!(
+        auth.status().try_get_untracked(),
+        Some(AuthStatus::Unauthenticated)
+    );
+    shown.set(false);
+    settle().await;
+    assert_eq!(text(&element), "");
+    assert_eq!(auth.status().try_get_untracked(), None, "the store is gone");
+    assert_eq!(user.try_get_untracked(), None, "its signals with it");
+    drop(handle);
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_provider_made_outside_any_owner_shuts_down_when_its_view_is_dropped() {
+    use leptos::prelude::*;
+    assert!(Owner::current().is_none(), "no owner around");
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Auth<User>>));
+    let sink = slot.clone();
+    let config: AuthConfig<User> = AuthConfig::memory();
+    let view = view! {
+        <AuthProvider config=config>
+            <Grab sink=sink/>
+        </AuthProvider>
+    };
+    let auth = slot.lock().unwrap().take().expect("rendered");
+    // A getter made on first use too: it must not keep the provider alive.
+    let user = auth.user();
+    assert_eq!(
+        auth.status().try_get_untracked(),
+        Some(AuthStatus::Unauthenticated)
+    );
+    drop(view);
+    settle().await;
+    assert_eq!(auth.status().try_get_untracked(), None, "the store is gone");
+    assert_eq!(user.try_get_untracked(), None, "its signals with it");
 }

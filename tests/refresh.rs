@@ -349,3 +349,26 @@ async fn dropping_the_caller_that_started_a_refresh_does_not_stall_refreshing() 
     mounted.auth.sign_out();
     mounted.unmount();
 }
+
+#[wasm_bindgen_test]
+async fn with_refresh_the_session_ends_with_the_refresh_token() {
+    use leptos::prelude::*;
+    let (_, refresh) = counted_refresh(ms(10), |_| Ok(()));
+    let mounted = mount(AuthConfig::memory().refresh(refresh));
+    let auth = mounted.auth;
+    mounted
+        .auth
+        .sign_in(
+            SignIn::new("a")
+                .expires_in(Duration::from_secs(600))
+                .refresh_token("r")
+                .refresh_expires_in(Duration::from_secs(3600)),
+        )
+        .unwrap();
+    settle().await;
+    let session = auth.state().get_untracked().session().cloned().unwrap();
+    let ends = auth.session_ends_at();
+    assert_eq!(ends.get_untracked(), session.refresh_expires_at());
+    assert_ne!(ends.get_untracked(), Some(session.expires_at()));
+    mounted.unmount();
+}
