@@ -543,8 +543,9 @@ async fn a_provider_whose_subtree_goes_shuts_down_while_its_parent_stays() {
     });
     let auth = slot.lock().unwrap().take().expect("rendered");
     assert_eq!(text(&element), "inside");
-    // Every getter, the ones made on first use too, before the subtree goes.
+    // A signal made with the store and one made on first use, before the subtree goes.
     let user = auth.user();
+    let expires_at = auth.expires_at();
     assert_eq!(
         auth.status().try_get_untracked(),
         Some(AuthStatus::Unauthenticated)
@@ -554,6 +555,7 @@ async fn a_provider_whose_subtree_goes_shuts_down_while_its_parent_stays() {
     assert_eq!(text(&element), "");
     assert_eq!(auth.status().try_get_untracked(), None, "the store is gone");
     assert_eq!(user.try_get_untracked(), None, "its signals with it");
+    assert_eq!(expires_at.try_get_untracked(), None);
     drop(handle);
     element.remove();
 }
@@ -571,8 +573,10 @@ async fn a_provider_made_outside_any_owner_shuts_down_when_its_view_is_dropped()
         </AuthProvider>
     };
     let auth = slot.lock().unwrap().take().expect("rendered");
-    // A getter made on first use too: it must not keep the provider alive.
+    // A signal made with the store and one made on first use: neither keeps the provider
+    // alive.
     let user = auth.user();
+    let expires_at = auth.expires_at();
     assert_eq!(
         auth.status().try_get_untracked(),
         Some(AuthStatus::Unauthenticated)
@@ -581,4 +585,5 @@ async fn a_provider_made_outside_any_owner_shuts_down_when_its_view_is_dropped()
     settle().await;
     assert_eq!(auth.status().try_get_untracked(), None, "the store is gone");
     assert_eq!(user.try_get_untracked(), None, "its signals with it");
+    assert_eq!(expires_at.try_get_untracked(), None);
 }
