@@ -19,7 +19,6 @@
 //! [`RecordError`], and the provider then clears the key and starts signed out.
 
 use std::fmt;
-
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
