@@ -257,8 +257,13 @@ pub fn RequireAuth(
     let location = use_location();
     let navigate = use_navigate();
     let access = Memo::new(move |_| {
-        auth.claims.with(|claims| {
-            decide_access(auth.status.get(), claims.as_ref(), role.as_deref(), fresh)
+        auth.claims_memo.with(|claims| {
+            decide_access(
+                auth.status_rw.get(),
+                claims.as_ref(),
+                role.as_deref(),
+                fresh,
+            )
         })
     });
     // Where this user goes instead, if anywhere.
@@ -338,7 +343,7 @@ pub fn RequireAuth(
 /// }
 /// ```
 pub fn is_signed_in_condition() -> impl Fn() -> Option<bool> + Send + Sync + Clone + 'static {
-    let status = context().status;
+    let status = context().status_rw;
     move || match status.get() {
         AuthStatus::Loading => None,
         AuthStatus::Authenticated => Some(true),

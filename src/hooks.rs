@@ -21,7 +21,9 @@ pub(crate) struct AuthContext {
     /// The store's one `is_authenticated` memo, shared by every caller.
     pub(crate) is_authenticated: Signal<bool>,
     pub(crate) header: Signal<Option<String>>,
-    pub(crate) claims: Signal<Option<Claims>>,
+    /// The signals behind `status` and `claims`, for the library's own reads (see `Auth`).
+    pub(crate) status_rw: RwSignal<AuthStatus>,
+    pub(crate) claims_memo: Memo<Option<Claims>>,
     pub(crate) sign_out: Callback<()>,
 }
 
@@ -31,7 +33,8 @@ impl<U: UserState> From<Auth<U>> for AuthContext {
             status: auth.status(),
             is_authenticated: auth.is_authenticated(),
             header: auth.header(),
-            claims: auth.claims(),
+            status_rw: auth.status_rw,
+            claims_memo: auth.claims_memo,
             sign_out: Callback::new(move |()| auth.sign_out()),
         }
     }
