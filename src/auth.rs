@@ -268,10 +268,11 @@ impl FirstRender {
 pub struct Auth<U: UserState> {
     // Read views and memos, each wrapped in its `Signal` once: every caller gets the same
     // signal, and a getter allocates nothing but on the first call of one made on first use.
-    // These are made with the store: the ones the untyped hooks and the guards share
-    // (`status`, `is_authenticated`, `header`, `claims`, see `AuthContext`) and `user`, which
-    // most apps read. The rarely read `token`, `expires_at` and `session_ends_at` are made on first use
-    // (`OnFirstUse`), so that an app links only those it reads.
+    // These are made with the store: the ones the untyped hooks share (`status`,
+    // `is_authenticated`, `header`, see `AuthContext`), `claims`, whose memo the guards read,
+    // and `user`, which most apps read. The rarely read `token`, `expires_at` and
+    // `session_ends_at` are made on first use (`OnFirstUse`), so that an app links only those
+    // it reads.
     status: Signal<AuthStatus>,
     state: Signal<AuthState<U>>,
     info: Signal<RefreshInfo>,
@@ -279,10 +280,10 @@ pub struct Auth<U: UserState> {
     user: Signal<Option<U>>,
     header: Signal<Option<String>>,
     claims: Signal<Option<Claims>>,
-    /// The signals behind `status` and `claims`, which the guards read: a read through a
-    /// `Signal` carries code for every kind of signal it may wrap (measured: 1.5 KB gzip).
-    pub(crate) status_rw: RwSignal<AuthStatus>,
-    pub(crate) claims_memo: Memo<Option<Claims>>,
+    // The signal and the memo behind `status` and `claims`, which the guards read as they
+    // are: a read through a `Signal` carries code for every kind of signal it may wrap.
+    pub(crate) status_source: RwSignal<AuthStatus>,
+    pub(crate) claims_source: Memo<Option<Claims>>,
     on_first_use: StoredValue<OnFirstUse>,
     /// The browser shell; `None` in a server render.
     shell: Option<StoredValue<Rc<Shell<U>>, LocalArena>>,
@@ -343,8 +344,8 @@ impl<U: UserState> Auth<U> {
             })
         });
         Self {
-            status_rw: status,
-            claims_memo: claims,
+            status_source: status,
+            claims_source: claims,
             status: status.into(),
             state: state.into(),
             info: published.info.into(),

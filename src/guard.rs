@@ -257,9 +257,9 @@ pub fn RequireAuth(
     let location = use_location();
     let navigate = use_navigate();
     let access = Memo::new(move |_| {
-        auth.claims_memo.with(|claims| {
+        auth.claims_source.with(|claims| {
             decide_access(
-                auth.status_rw.get(),
+                auth.status_source.get(),
                 claims.as_ref(),
                 role.as_deref(),
                 fresh,
@@ -343,7 +343,7 @@ pub fn RequireAuth(
 /// }
 /// ```
 pub fn is_signed_in_condition() -> impl Fn() -> Option<bool> + Send + Sync + Clone + 'static {
-    let status = context().status_rw;
+    let status = context().status_source;
     move || match status.get() {
         AuthStatus::Loading => None,
         AuthStatus::Authenticated => Some(true),

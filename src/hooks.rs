@@ -21,9 +21,10 @@ pub(crate) struct AuthContext {
     /// The store's one `is_authenticated` memo, shared by every caller.
     pub(crate) is_authenticated: Signal<bool>,
     pub(crate) header: Signal<Option<String>>,
-    /// The signals behind `status` and `claims`, for the library's own reads (see `Auth`).
-    pub(crate) status_rw: RwSignal<AuthStatus>,
-    pub(crate) claims_memo: Memo<Option<Claims>>,
+    // The signal and the memo behind `status` and `claims`, for the guards' reads (see
+    // `Auth`).
+    pub(crate) status_source: RwSignal<AuthStatus>,
+    pub(crate) claims_source: Memo<Option<Claims>>,
     pub(crate) sign_out: Callback<()>,
 }
 
@@ -33,8 +34,8 @@ impl<U: UserState> From<Auth<U>> for AuthContext {
             status: auth.status(),
             is_authenticated: auth.is_authenticated(),
             header: auth.header(),
-            status_rw: auth.status_rw,
-            claims_memo: auth.claims_memo,
+            status_source: auth.status_source,
+            claims_source: auth.claims_source,
             sign_out: Callback::new(move |()| auth.sign_out()),
         }
     }
