@@ -621,6 +621,29 @@ mod tests {
         }
     }
 
+    /// The object `every_field` with each of `names` left out, given each of `others` (JSON)
+    /// instead of its value, and given twice: first as null, and first as its own value (so
+    /// that a field null cannot stand for is refused as repeated, not as null).
+    fn each_field_varied(every_field: &str, names: &[&str], others: &[&str]) -> Vec<String> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(every_field).unwrap();
+        let mut texts = Vec::new();
+        for name in names {
+            let mut left_out = object.clone();
+            left_out.remove(*name);
+            texts.push(serde_json::to_string(&left_out).unwrap());
+            for other in others {
+                let mut changed = object.clone();
+                changed.insert(name.to_string(), serde_json::from_str(other).unwrap());
+                texts.push(serde_json::to_string(&changed).unwrap());
+            }
+            for first in ["null".to_owned(), object[*name].to_string()] {
+                texts.push(every_field.replacen('{', &format!(r#"{{"{name}":{first},"#), 1));
+            }
+        }
+        texts
+    }
+
     #[test]
     fn end_markers_read_as_the_derive_would() {
         let derived = |text: &str| {
@@ -649,19 +672,11 @@ mod tests {
             r#""ended""#.into(),
             "null".into(),
         ];
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(every_field).unwrap();
-        for name in ["v", "ended", "epoch"] {
-            let mut left_out = object.clone();
-            left_out.remove(name);
-            texts.push(serde_json::to_string(&left_out).unwrap());
-            for other in ["null", r#""x""#, "1.5", "-1", "[]", "{}", "4294967296"] {
-                let mut changed = object.clone();
-                changed.insert(name.to_string(), serde_json::from_str(other).unwrap());
-                texts.push(serde_json::to_string(&changed).unwrap());
-            }
-            texts.push(every_field.replacen('{', &format!(r#"{{"{name}":1,"#), 1));
-        }
+        texts.extend(each_field_varied(
+            every_field,
+            &["v", "ended", "epoch"],
+            &["null", r#""x""#, "1.5", "-1", "[]", "{}", "4294967296"],
+        ));
         for text in &texts {
             if text.starts_with('[') {
                 // The one form the derive reads and ours does not (never written).
@@ -710,20 +725,11 @@ mod tests {
             "7".into(),
             "null".into(),
         ];
-        // Each field left out, given another value (null, or of another type), and twice.
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(every_field).unwrap();
-        for name in FIELDS {
-            let mut left_out = object.clone();
-            left_out.remove(*name);
-            texts.push(serde_json::to_string(&left_out).unwrap());
-            for other in ["null", r#""x""#, "1.5", "-1", "[]", "{}"] {
-                let mut changed = object.clone();
-                changed.insert(name.to_string(), serde_json::from_str(other).unwrap());
-                texts.push(serde_json::to_string(&changed).unwrap());
-            }
-            texts.push(every_field.replacen('{', &format!(r#"{{"{name}":null,"#), 1));
-        }
+        texts.extend(each_field_varied(
+            every_field,
+            FIELDS,
+            &["null", r#""x""#, "1.5", "-1", "[]", "{}"],
+        ));
         for text in &texts {
             assert_eq!(ours(text), derived(text), "text: {text}");
         }
