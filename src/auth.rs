@@ -284,7 +284,7 @@ pub struct Auth<U: UserState> {
     // are: a read through a `Signal` carries code for every kind of signal it may wrap.
     pub(crate) status_source: RwSignal<AuthStatus>,
     pub(crate) claims_source: Memo<Option<Claims>>,
-    on_first_use: StoredValue<OnFirstUse>,
+    on_first_use: StoredValue<OnFirstUse<U>>,
     /// The browser shell; `None` in a server render.
     shell: Option<StoredValue<Rc<Shell<U>>, LocalArena>>,
 }
@@ -353,6 +353,7 @@ impl<U: UserState> Auth<U> {
             user: memo(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
             header: memo(move |_| state.with(|s| s.session().map(|s| s.header()))),
             on_first_use: StoredValue::new(OnFirstUse {
+                state,
                 owner: Owner::current().map(|owner| owner.downgrade()),
                 can_refresh,
                 token: OnceLock::new(),
@@ -683,7 +684,11 @@ fn disposed() -> AuthError {
 /// benchmark: 1.2 KB gzip saved for an app that calls none. The first one an app calls costs
 /// more than a memo made with the store, which is why `user`, read by most apps, is not
 /// among them.)
-struct OnFirstUse {
+struct OnFirstUse<U: UserState> {
+    /// The state they read: the signal itself, not its `Signal` wrapper (a read through a
+    /// `Signal` carries code for every kind of signal it may wrap; 1.5 KB gzip for an app that
+    /// reads one of these getters).
+    state: RwSignal<AuthState<U>>,
     /// The provider's owner, which the memos belong to (so that they go with it). Weak: the
     /// owner holds this value, and a strong reference to it here would keep it alive, so that
     /// its cleanup (the store's shutdown) would not run when the provider's subtree goes.
@@ -702,31 +707,34 @@ impl<U: UserState> Auth<U> {
     /// state can no longer be read).
     fn on_first_use<T: Clone + PartialEq + Default + Send + Sync + 'static>(
         &self,
-        slot: fn(&OnFirstUse) -> &OnceLock<Signal<T>>,
+        slot: fn(&OnFirstUse<U>) -> &OnceLock<Signal<T>>,
         read: fn(&AuthState<U>, bool) -> T,
     ) -> Signal<T> {
         let found = self.on_first_use.try_with_value(|made| {
             slot(made).get().copied().ok_or_else(|| {
                 let owner = made.owner.as_ref().and_then(WeakOwner::upgrade);
-                (owner, made.can_refresh)
+                (owner, made.can_refresh, made.state)
             })
         });
-        let state = self.state;
-        let make = move |can_refresh| {
-            memo(move |_| state.try_with(|s| read(s, can_refresh)).unwrap_or_default())
+        let make = move |can_refresh, state: Option<RwSignal<AuthState<U>>>| {
+            memo(move |_| {
+                state
+                    .and_then(|state| state.try_with(|s| read(s, can_refresh)))
+                    .unwrap_or_default()
+            })
         };
         match found {
             Some(Ok(signal)) => signal,
             // Made outside `try_with_value`: a new memo takes the arena that it holds.
-            Some(Err((Some(owner), can_refresh))) => {
-                let signal = owner.with(|| make(can_refresh));
+            Some(Err((Some(owner), can_refresh, state))) => {
+                let signal = owner.with(|| make(can_refresh, Some(state)));
                 self.on_first_use
                     .try_with_value(|made| *slot(made).get_or_init(|| signal))
                     .unwrap_or(signal)
             }
             // The provider is gone: a memo for this caller only, which reads the default.
-            Some(Err((None, can_refresh))) => make(can_refresh),
-            None => make(false),
+            Some(Err((None, can_refresh, state))) => make(can_refresh, Some(state)),
+            None => make(false, None),
         }
     }
 }
