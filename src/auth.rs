@@ -681,13 +681,13 @@ fn disposed() -> AuthError {
 /// The signals of the rarely read getters (`token`, `expires_at`, `session_ends_at`), each
 /// made on the first call of its getter (a memo owned by the provider, then handed to every
 /// caller): an app that never calls one links none of its code. (Measured with the size
-/// benchmark: 1.2 KB gzip saved for an app that calls none. The first one an app calls costs
-/// more than a memo made with the store, which is why `user`, read by most apps, is not
-/// among them.)
+/// benchmark: 1.2 KB gzip saved for an app that calls none. `user`, read by most apps, is
+/// made with the store: made this way, it once cost more than that, when these memos read the
+/// state through its `Signal` wrapper; not measured again since they read the signal itself.)
 struct OnFirstUse<U: UserState> {
     /// The state they read: the signal itself, not its `Signal` wrapper (a read through a
-    /// `Signal` carries code for every kind of signal it may wrap; 1.5 KB gzip for an app that
-    /// reads one of these getters).
+    /// `Signal` carries code for every kind of signal it may wrap: 1.5 KB gzip more for an app
+    /// that reads one of these getters, measured with `expires_at`).
     state: RwSignal<AuthState<U>>,
     /// The provider's owner, which the memos belong to (so that they go with it). Weak: the
     /// owner holds this value, and a strong reference to it here would keep it alive, so that
@@ -702,9 +702,9 @@ struct OnFirstUse<U: UserState> {
 
 impl<U: UserState> Auth<U> {
     /// The signal in `slot`, made on first use: a memo of `read` (given the state and whether
-    /// refresh is configured) under the provider's owner, kept for every later caller. Once
-    /// the provider is gone, a new memo under the caller's owner that reads the default (the
-    /// state can no longer be read).
+    /// refresh is configured) under the provider's owner, kept for every later caller. With no
+    /// owner to put it under, a memo for this caller only; once the provider is gone, one that
+    /// reads the default (the state can no longer be read).
     fn on_first_use<T: Clone + PartialEq + Default + Send + Sync + 'static>(
         &self,
         slot: fn(&OnFirstUse<U>) -> &OnceLock<Signal<T>>,
@@ -732,8 +732,10 @@ impl<U: UserState> Auth<U> {
                     .try_with_value(|made| *slot(made).get_or_init(|| signal))
                     .unwrap_or(signal)
             }
-            // The provider is gone: a memo for this caller only, which reads the default.
+            // No owner to put it under (none when the store was made, or it is being dropped):
+            // a memo for this caller only, reading the state while it lasts.
             Some(Err((None, can_refresh, state))) => make(can_refresh, Some(state)),
+            // The provider is gone: a memo that reads the default.
             None => make(false, None),
         }
     }
