@@ -682,8 +682,8 @@ fn disposed() -> AuthError {
 /// made on the first call of its getter (a memo owned by the provider, then handed to every
 /// caller): an app that never calls one links none of its code. (Measured with the size
 /// benchmark: 1.2 KB gzip saved for an app that calls none. `user`, read by most apps, is
-/// made with the store: made this way, it once cost more than that, when these memos read the
-/// state through its `Signal` wrapper; not measured again since they read the signal itself.)
+/// made with the store: made on first use, it cost more, but that was measured when these
+/// memos read the state through its `Signal` wrapper, not since they read the signal itself.)
 struct OnFirstUse<U: UserState> {
     /// The state they read: the signal itself, not its `Signal` wrapper (a read through a
     /// `Signal` carries code for every kind of signal it may wrap: 1.5 KB gzip more for an app
