@@ -364,10 +364,12 @@ enum ApiRun {
 }
 
 /// Builds the docs (`ssr` on, so the server half shows too; broken links are errors) and
-/// reduces them to the public surface, by path and name (signatures are left to review): one
-/// line per module, re-export (the prelude's contents), item, field, variant, inherent method
-/// and trait implementation. Blanket and auto-trait implementations are left out: they come
-/// from the standard library and other crates, not from this one.
+/// reduces them to the public surface: one line per module, re-export (the prelude's
+/// contents), item, field, variant, inherent method and trait implementation, each with its
+/// path and its declaration as rustdoc shows it (a function's signature, a field's type, an
+/// impl's bounds), so that a changed signature shows as well as a new or removed name.
+/// Blanket and auto-trait implementations are left out: they come from the standard library
+/// and other crates, not from this one.
 fn api(how: ApiRun) -> Result {
     // Pages of items that are gone stay in target/doc: start afresh.
     let _ = std::fs::remove_dir_all(root().join("target/doc/leptos_auth_kit"));
@@ -422,7 +424,7 @@ fn api(how: ApiRun) -> Result {
 fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
     // The module's own page lists what it re-exports (`pub use`).
     if let Ok(index) = std::fs::read_to_string(dir.join("index.html")) {
-        for id in ids(&index) {
+        for (id, _) in ids(&index) {
             if let Some(name) = id.strip_prefix("reexport.") {
                 lines.push(format!("pub use {path}::{name}"));
             }
@@ -454,7 +456,11 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
             continue; // a re-export's redirect: the item is listed where it lives
         }
         let item = format!("{path}::{item}");
-        lines.push(format!("{kind} {item}"));
+        // The declaration: a function's or constant's signature, a type's head (its members
+        // are listed one by one below).
+        let declaration = element_text(&html, "pre", "item-decl").unwrap_or_default();
+        let head = declaration.split(" {").next().unwrap_or_default();
+        lines.push(format!("{kind} {item}: {head}"));
         // Only what this crate declares: not auto-trait, blanket or implementors' impls.
         let end = [
             "id=\"synthetic-implementations\"",
@@ -466,7 +472,7 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
         .min()
         .unwrap_or(html.len());
         let mut inherent = true;
-        for id in ids(&html[..end]) {
+        for (id, after) in ids(&html[..end]) {
             let id = unnumbered(&id)
                 .replace("%3C", "<")
                 .replace("%3E", ">")
@@ -475,10 +481,8 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
                 inherent = !implementation.contains("-for-");
                 // `StructuralPartialEq` comes with a derived `PartialEq`, already listed.
                 if !inherent && !implementation.starts_with("StructuralPartialEq-") {
-                    lines.push(format!(
-                        "{item}: impl {}",
-                        implementation.replace("-for-", " for ")
-                    ));
+                    let header = element_text(after, "h3", "code-header").unwrap_or_default();
+                    lines.push(format!("{item}: {header}"));
                 }
                 continue;
             }
@@ -487,26 +491,83 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
             };
             // Members of trait impls are the trait's: the impl line stands for them.
             let own = inherent || kind == "trait";
-            match what {
-                "structfield" | "variant" | "tymethod" => {
-                    lines.push(format!("{item}::{member} ({what})"))
-                }
+            // Where rustdoc writes the member's declaration.
+            let declaration = match what {
+                // A variant's field (`Variant.field.name`); `Variant.fields` only groups them.
+                "variant" if member.ends_with(".fields") => continue,
+                "variant" if member.contains(".field.") => element_text(after, "code", ""),
+                "variant" => element_text(after, "h3", "code-header"),
+                "structfield" => element_text(after, "code", ""),
+                "tymethod" => element_text(after, "h4", "code-header"),
                 "method" | "associatedconstant" | "associatedtype" if own => {
-                    lines.push(format!("{item}::{member} ({what})"))
+                    element_text(after, "h4", "code-header")
                 }
-                _ => {}
-            }
+                _ => continue,
+            };
+            let declaration = declaration.unwrap_or_default();
+            lines.push(format!("{item}::{member} ({what}): {declaration}"));
         }
     }
     Ok(())
 }
 
-/// The `id` attributes of an HTML page, in order.
-fn ids(html: &str) -> impl Iterator<Item = String> + '_ {
-    html.split(" id=\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(str::to_owned)
+/// The `id` attributes of an HTML page, in order, each with the rest of the page after it.
+fn ids(html: &str) -> impl Iterator<Item = (String, &str)> + '_ {
+    html.split(" id=\"").skip(1).filter_map(|rest| {
+        let (id, after) = rest.split_once('"')?;
+        Some((id.to_owned(), after))
+    })
+}
+
+/// The text of the first `<{tag}…>…</{tag}>` element in `html` whose opening tag contains
+/// `class` (any element when `class` is empty), as rustdoc shows it: tags dropped, entities
+/// decoded, whitespace collapsed. `None` when there is none.
+fn element_text(html: &str, tag: &str, class: &str) -> Option<String> {
+    let open = format!("<{tag}");
+    let mut rest = html;
+    let body = loop {
+        let start = rest.find(&open)?;
+        let after = &rest[start + open.len()..];
+        let (attributes, body) = after.split_once('>')?;
+        if class.is_empty() || attributes.contains(class) {
+            break body;
+        }
+        rest = body;
+    };
+    let body = &body[..body.find(&format!("</{tag}>"))?];
+    Some(plain_text(body))
+}
+
+/// HTML as text: tags dropped, the entities rustdoc writes decoded, whitespace collapsed.
+fn plain_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        text.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            break;
+        };
+        // A line of its own (an attribute, a `where` clause) is set off by a space.
+        let tag = &rest[start + 1..start + end];
+        if ["div", "/div", "br"].contains(&tag.split(' ').next().unwrap_or_default()) {
+            text.push(' ');
+        }
+        rest = &rest[start + end + 1..];
+    }
+    text.push_str(rest);
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    // Long signatures are written one parameter a line, with a trailing comma.
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("( ", "(")
+        .replace(", )", ")")
 }
 
 /// An id without the `-N` rustdoc adds to tell repeated ids apart (`method.from-2`).
