@@ -7,7 +7,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
-const USAGE: &str = "usage: cargo xtask <test|demo|ssr|e2e|bench|fuzz [seconds]>
+const USAGE: &str = "usage: cargo xtask <test|demo|ssr|e2e|bench|api|size|fuzz [seconds]>
   test   install what is missing (wasm target, Chromium + chromedriver, wasm-bindgen-cli at
          the lockfile's version, trunk, the e2e npm packages), then run fmt, clippy (host and
          wasm32), native tests, the session simulation (10,000 seeded histories;
@@ -351,7 +351,9 @@ fn bench() -> Result {
     )
 }
 
-/// Where the public API snapshot is committed.
+/// Where the public API snapshot is committed. Its declarations are laid out as the rustdoc
+/// of the toolchain that runs `cargo xtask` shows them (stable 1.95 on these machines and in
+/// CI): another rustdoc may write the same signature differently.
 const API_SNAPSHOT: &str = "tests/public-api.txt";
 
 /// What `api` does with the surface it reads.
@@ -456,11 +458,25 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
             continue; // a re-export's redirect: the item is listed where it lives
         }
         let item = format!("{path}::{item}");
-        // The declaration: a function's or constant's signature, a type's head (its members
-        // are listed one by one below).
-        let declaration = element_text(&html, "pre", "item-decl").unwrap_or_default();
-        let head = declaration.split(" {").next().unwrap_or_default();
-        lines.push(format!("{kind} {item}: {head}"));
+        // The declaration: a function's or constant's signature; a type's head, its members
+        // being listed one by one below, and whether it has private fields (adding one to a
+        // struct whose fields are all public breaks code that builds it).
+        let declaration = element_text(&html, "pre", "item-decl")
+            .ok_or_else(|| format!("{item}: rustdoc shows no declaration"))?;
+        let declaration = match kind {
+            "struct" | "enum" | "union" | "trait" => {
+                let head = declaration.split(" {").next().unwrap_or_default();
+                if declaration.contains(" { /* private fields */ }") {
+                    format!("{head} {{ /* private fields */ }}")
+                } else if declaration.contains("/* private fields */ }") {
+                    format!("{head} {{ …, /* private fields */ }}")
+                } else {
+                    head.to_owned()
+                }
+            }
+            _ => declaration,
+        };
+        lines.push(format!("{kind} {item}: {declaration}"));
         // Only what this crate declares: not auto-trait, blanket or implementors' impls.
         let end = [
             "id=\"synthetic-implementations\"",
@@ -481,7 +497,8 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
                 inherent = !implementation.contains("-for-");
                 // `StructuralPartialEq` comes with a derived `PartialEq`, already listed.
                 if !inherent && !implementation.starts_with("StructuralPartialEq-") {
-                    let header = element_text(after, "h3", "code-header").unwrap_or_default();
+                    let header = element_text(after, "h3", "code-header")
+                        .ok_or_else(|| format!("{item}: rustdoc shows no header for {id}"))?;
                     lines.push(format!("{item}: {header}"));
                 }
                 continue;
@@ -504,14 +521,16 @@ fn surface(dir: &Path, path: &str, lines: &mut Vec<String>) -> Result {
                 }
                 _ => continue,
             };
-            let declaration = declaration.unwrap_or_default();
+            let declaration = declaration
+                .ok_or_else(|| format!("{item}: rustdoc shows no declaration for {id}"))?;
             lines.push(format!("{item}::{member} ({what}): {declaration}"));
         }
     }
     Ok(())
 }
 
-/// The `id` attributes of an HTML page, in order, each with the rest of the page after it.
+/// The `id` attributes of an HTML page, in order, each with what follows it up to the next
+/// `id` (the element that holds a member's declaration comes before the next member's id).
 fn ids(html: &str) -> impl Iterator<Item = (String, &str)> + '_ {
     html.split(" id=\"").skip(1).filter_map(|rest| {
         let (id, after) = rest.split_once('"')?;
@@ -538,7 +557,47 @@ fn element_text(html: &str, tag: &str, class: &str) -> Option<String> {
     Some(plain_text(body))
 }
 
-/// HTML as text: tags dropped, the entities rustdoc writes decoded, whitespace collapsed.
+/// `text` with its HTML entities decoded: the named ones rustdoc writes and numeric ones
+/// (`&#39;`, `&#x27;`); any other `&…;` is left as it is.
+fn decode_entities(text: &str) -> String {
+    let mut decoded = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        decoded.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let entity = rest[1..].find(';').map(|end| &rest[1..=end]);
+        let named = match entity {
+            Some("lt") => Some('<'),
+            Some("gt") => Some('>'),
+            Some("amp") => Some('&'),
+            Some("quot") => Some('"'),
+            Some("apos") => Some('\''),
+            Some("nbsp") => Some(' '),
+            Some(numeric) => numeric
+                .strip_prefix("#x")
+                .or_else(|| numeric.strip_prefix("#X"))
+                .map(|hex| u32::from_str_radix(hex, 16))
+                .or_else(|| numeric.strip_prefix('#').map(|decimal| decimal.parse()))
+                .and_then(|code| code.ok())
+                .and_then(char::from_u32),
+            None => None,
+        };
+        match (named, entity) {
+            (Some(c), Some(entity)) => {
+                decoded.push(c);
+                rest = &rest[entity.len() + 2..];
+            }
+            _ => {
+                decoded.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    decoded.push_str(rest);
+    decoded
+}
+
+/// HTML as text: tags dropped, entities decoded, whitespace collapsed.
 fn plain_text(html: &str) -> String {
     let mut text = String::new();
     let mut rest = html;
@@ -555,13 +614,7 @@ fn plain_text(html: &str) -> String {
         rest = &rest[start + end + 1..];
     }
     text.push_str(rest);
-    let text = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&nbsp;", " ")
-        .replace("&amp;", "&");
+    let text = decode_entities(&text);
     // Long signatures are written one parameter a line, with a trailing comma.
     text.split_whitespace()
         .collect::<Vec<_>>()
