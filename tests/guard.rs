@@ -7,8 +7,6 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use common::*;
 use leptos::mount::mount_to;
 use leptos::prelude::*;
@@ -23,15 +21,12 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const NO_INTERVAL: Duration = Duration::from_secs(86_400);
 
-/// An unsigned JWT expiring in ten minutes with these extra claims (`"role":"admin"`).
+/// An unsigned JWT for Ada, living ten minutes, with these claims (`"role":"admin"`).
 fn jwt_with(claims: &str) -> String {
-    let exp = Timestamp::now().unix_seconds() + 600;
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp},"sub":"ada",{claims}}}"#));
-    format!("{header}.{payload}.signature")
+    jwt_with_claims(600, "ada", claims)
 }
 
-/// The page's path and query, as the router sees them.
+/// The page's path and query (`window.location`, which the router keeps in step).
 fn here() -> String {
     let location = web_sys::window().unwrap().location();
     format!(
@@ -41,31 +36,47 @@ fn here() -> String {
     )
 }
 
-/// Puts the page at `path` without loading anything, as a link inside the app would.
-fn go_to(path: &str) {
+/// Puts the page at `url` without loading anything, as the router's navigation does.
+fn go_to(url: &str) {
     web_sys::window()
         .unwrap()
         .history()
         .unwrap()
-        .replace_state_with_url(&JsValue::NULL, "", Some(path))
+        .replace_state_with_url(&JsValue::NULL, "", Some(url))
         .unwrap();
 }
 
-/// An app whose refresh callback answers, call after call, with the access tokens `answers`
-/// gives; a `/login` page, an `/admin` page that needs the `admin` role and a `/sensitive`
-/// page that needs a fresh token. Returns the mount point, the store's handle and the router's
-/// navigation.
 /// The router's navigation, taken from inside the `<Router>`.
 type Navigate = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// A mounted app (see [`mount_app`]): the store's handle and the router's navigation.
 struct App {
     element: web_sys::HtmlElement,
     auth: Auth<User>,
     navigate: Navigate,
-    _handle: Box<dyn std::any::Any>,
+    /// The page's URL before the app moved it.
+    started_at: String,
+    handle: Option<Box<dyn std::any::Any>>,
 }
 
+impl App {
+    fn shows(&self) -> (String, String) {
+        (here(), text(&self.element))
+    }
+
+    /// Unmounts the app, removes its element and puts the page's URL back.
+    fn unmount(mut self) {
+        self.handle.take();
+        self.element.remove();
+        go_to(&self.started_at);
+    }
+}
+
+/// An app whose refresh callback answers, call after call, with the access tokens in
+/// `answers`: a `/login` page, an `/admin` page that needs the `admin` role (others go to
+/// `/no-role`) and a `/sensitive` page that needs a fresh token. It starts at `/login`.
 async fn mount_app(key: &str, answers: Vec<String>) -> App {
+    let started_at = web_sys::window().unwrap().location().href().unwrap();
     go_to("/login");
     let answers = Arc::new(Mutex::new(answers.into_iter()));
     let refresh = create_refresh(RefreshConfig::new(
@@ -120,8 +131,13 @@ async fn mount_app(key: &str, answers: Vec<String>) -> App {
         element,
         auth,
         navigate,
-        _handle: Box::new(handle),
+        started_at,
+        handle: Some(Box::new(handle)),
     }
+}
+
+fn shown(url: &str, text: &str) -> (String, String) {
+    (url.to_owned(), text.to_owned())
 }
 
 #[wasm_bindgen_test]
@@ -139,52 +155,38 @@ async fn a_refresh_that_drops_the_role_sends_the_user_away_and_one_that_keeps_it
         .unwrap();
     (app.navigate)("/admin");
     settle().await;
-    assert_eq!(
-        (here(), text(&app.element)),
-        ("/admin".into(), "admin page".into())
-    );
+    assert_eq!(app.shows(), shown("/admin", "admin page"));
 
     // A new token that still carries the role (in the array form): the page stays.
     assert_eq!(app.auth.refresh().await, RefreshOutcome::Refreshed);
     settle().await;
-    assert_eq!(
-        (here(), text(&app.element)),
-        ("/admin".into(), "admin page".into())
-    );
+    assert_eq!(app.shows(), shown("/admin", "admin page"));
 
     // The role is gone from the next token: the guard leaves the page, still signed in.
     assert_eq!(app.auth.refresh().await, RefreshOutcome::Refreshed);
     settle().await;
-    assert_eq!(
-        (here(), text(&app.element)),
-        ("/no-role".into(), "no role page".into())
-    );
+    assert_eq!(app.shows(), shown("/no-role", "no role page"));
     assert_eq!(app.auth.status().get_untracked(), AuthStatus::Authenticated);
-    go_to("/");
+    app.unmount();
 }
 
 #[wasm_bindgen_test]
-async fn a_refreshed_token_is_not_fresh_so_a_page_that_needs_one_asks_to_sign_in_again() {
-    let app = mount_app("guard_fresh_refresh", vec![jwt_with(r#""fresh":false"#)]).await;
+async fn a_refreshed_token_without_fresh_sends_a_page_that_needs_one_to_sign_in_again() {
+    // As servers do: a refresh's token is not fresh (here it has no `fresh` claim at all).
+    let app = mount_app("guard_fresh_refresh", vec![jwt_with("")]).await;
     app.auth
         .sign_in(SignIn::new(jwt_with(r#""fresh":true"#)))
         .unwrap();
     (app.navigate)("/sensitive?tab=2");
     settle().await;
-    assert_eq!(
-        (here(), text(&app.element)),
-        ("/sensitive?tab=2".into(), "sensitive page".into())
-    );
+    assert_eq!(app.shows(), shown("/sensitive?tab=2", "sensitive page"));
 
     assert_eq!(app.auth.refresh().await, RefreshOutcome::Refreshed);
     settle().await;
     assert_eq!(
-        (here(), text(&app.element)),
-        (
-            "/login?next=%2Fsensitive%3Ftab%3D2".into(),
-            "login page".into()
-        )
+        app.shows(),
+        shown("/login?next=%2Fsensitive%3Ftab%3D2", "login page")
     );
     assert_eq!(app.auth.status().get_untracked(), AuthStatus::Authenticated);
-    go_to("/");
+    app.unmount();
 }

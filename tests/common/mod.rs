@@ -18,9 +18,20 @@ pub struct User {
 
 /// An unsigned JWT expiring `seconds` from now (the client never checks signatures).
 pub fn jwt_expiring_in(seconds: u64, subject: &str) -> String {
+    jwt_with_claims(seconds, subject, "")
+}
+
+/// [`jwt_expiring_in`] with more claims, written as JSON members (`"role":"admin"`; empty for
+/// none).
+pub fn jwt_with_claims(seconds: u64, subject: &str, claims: &str) -> String {
     let exp = Timestamp::now().unix_seconds() + seconds;
+    let more = if claims.is_empty() {
+        String::new()
+    } else {
+        format!(",{claims}")
+    };
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp},"sub":"{subject}"}}"#));
+    let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp},"sub":"{subject}"{more}}}"#));
     format!("{header}.{payload}.signature")
 }
 
