@@ -7,8 +7,10 @@
 //! Refreshes run under a Web Lock (`navigator.locks`) named after the storage key, which the
 //! engine asks for and gives back, so that with refresh-token rotation the second tab finds
 //! the first one's new tokens in storage instead of sending the old, now blacklisted, refresh
-//! token. sessionStorage and memory are per tab: nothing to sync, no lock. This module only
-//! executes: every decision is the engine's.
+//! token. sessionStorage and memory are per tab: nothing to announce or listen for (refreshes
+//! still take the lock with sessionStorage, which a remounted provider in the same tab may
+//! share: see `AuthConfig::refresh_lock`). This module only executes: every decision is the
+//! engine's.
 
 /// Which cross-tab mechanism a storage needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
