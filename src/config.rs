@@ -322,7 +322,8 @@ impl<U> AuthConfig<U> {
     /// refresh started, finished or failed and why, another tab's tokens adopted, an answer
     /// dropped, sign-out and its cause, a token revoked. Never a token, a refresh token or a
     /// claim; a failure's reason is the refresh callback's own error text, so keep tokens out
-    /// of your `RefreshError`s. An app that never calls this carries none of its code.
+    /// of your `RefreshError`s. An app that never calls this carries none of the formatting;
+    /// the decision points that would make a line cost it about 0.4 KB of gzipped wasm.
     ///
     /// ```
     /// use leptos_auth_kit::prelude::*;
