@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use leptos::prelude::GetUntracked;
+use futures::FutureExt;
+use leptos::prelude::{GetUntracked, WithUntracked};
 use leptos_auth_kit::prelude::*;
 use leptos_auth_kit::refresh::Backoff;
 use wasm_bindgen_test::*;
@@ -370,5 +371,26 @@ async fn with_refresh_the_session_ends_with_the_refresh_token() {
     let ends = auth.session_ends_at();
     assert_eq!(ends.get_untracked(), session.refresh_expires_at());
     assert_ne!(ends.get_untracked(), Some(session.expires_at()));
+    mounted.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn a_refresh_asked_for_while_the_state_is_being_read_publishes_without_failing() {
+    let (calls, refresh) = counted_refresh(ms(50), |_| Ok(()));
+    let mounted = mount(AuthConfig::local_storage("refresh_while_read").refresh(refresh));
+    sign_in_short(mounted.auth);
+    let auth = mounted.auth;
+    // The first poll asks for the refresh: the store publishes that one is under way (its
+    // refresh info changes, its state does not) while this closure holds a read of the state.
+    let mut refreshing = Box::pin(auth.refresh());
+    let first_poll = auth
+        .state()
+        .with_untracked(|_| (&mut refreshing).now_or_never());
+    assert_eq!(first_poll, None, "the refresh is under way");
+    assert!(auth.refresh_info().get_untracked().in_flight);
+    assert_eq!(refreshing.await, RefreshOutcome::Refreshed);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    settle().await;
+    assert!(mounted.text().contains("refreshed-1"), "{}", mounted.text());
     mounted.unmount();
 }
