@@ -156,14 +156,18 @@ fn dot_segment(segment: &str) -> Option<Dots> {
     }
 }
 
-/// Percent-encodes non-ASCII bytes and the ASCII bytes `keep` refuses.
+/// Percent-encodes non-ASCII bytes and the ASCII bytes `keep` refuses (upper-case hex, as the
+/// URL parser writes it).
 fn percent_encode(text: &str, keep: impl Fn(u8) -> bool) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii() && keep(byte) {
             encoded.push(byte as char);
         } else {
-            encoded.push_str(&format!("%{byte:02X}"));
+            encoded.push('%');
+            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
+            encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
     }
     encoded
