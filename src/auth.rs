@@ -50,6 +50,9 @@ pub(crate) struct BrowserIo<U: UserState> {
     storage: Arc<dyn TokenStorage>,
     /// The signals, once they exist (they are made from the engine's first state).
     published: Cell<Option<Published<U>>>,
+    /// How many publishes have started: one that a signal's subscribers interrupt with a
+    /// newer one (an `ImmediateEffect` that signs out) writes none of its older values after.
+    publishes: Cell<u64>,
     /// The driver this runs for (set once it exists).
     driver: Weak<Shell<U>>,
     #[cfg(target_arch = "wasm32")]
@@ -192,9 +195,18 @@ impl<U: UserState> Io<U> for BrowserIo<U> {
         else {
             return;
         };
+        // Writing a signal may run app code at once that changes the session again: its
+        // publish writes all three signals, newer, and this one stops.
+        let this = self.publishes.get().wrapping_add(1);
+        self.publishes.set(this);
+        let latest = || self.publishes.get() == this;
         replace_if_changed(state_signal, state);
-        replace_if_changed(status_signal, &status);
-        replace_if_changed(info_signal, info);
+        if latest() {
+            replace_if_changed(status_signal, &status);
+        }
+        if latest() {
+            replace_if_changed(info_signal, info);
+        }
     }
 
     fn hook(&self, hook: Hook) {
@@ -399,6 +411,7 @@ impl<U: UserState> Auth<U> {
                     config,
                     storage,
                     published: Cell::new(None),
+                    publishes: Cell::new(0),
                     driver: driver.clone(),
                     #[cfg(target_arch = "wasm32")]
                     timer: RefCell::default(),

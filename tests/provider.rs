@@ -587,3 +587,26 @@ async fn a_provider_made_outside_any_owner_shuts_down_when_its_view_is_dropped()
     assert_eq!(user.try_get_untracked(), None, "its signals with it");
     assert_eq!(expires_at.try_get_untracked(), None);
 }
+
+#[wasm_bindgen_test]
+async fn a_sign_out_made_while_a_sign_in_is_published_leaves_every_signal_signed_out() {
+    use leptos::prelude::{GetUntracked, With};
+    use leptos::reactive::effect::ImmediateEffect;
+    let mounted = mount(AuthConfig::local_storage("sign_out_inside_publish"));
+    let auth = mounted.auth;
+    // App code that reacts at once to the state (an ImmediateEffect) and signs out: the store
+    // publishes the sign-out while it is still publishing the sign-in.
+    let _effect = ImmediateEffect::new(move || {
+        if auth.state().with(|state| state.is_signed_in()) {
+            auth.sign_out();
+        }
+    });
+    auth.sign_in(SignIn::new(jwt_expiring_in(600, "ada")).user(ada()))
+        .unwrap();
+    settle().await;
+    assert!(!auth.state().get_untracked().is_signed_in());
+    assert_eq!(auth.status().get_untracked(), AuthStatus::Unauthenticated);
+    assert!(!auth.is_authenticated().get_untracked());
+    assert_eq!(mounted.text(), "Unauthenticated");
+    mounted.unmount();
+}

@@ -314,6 +314,8 @@ pub(crate) struct Engine<U> {
     /// The session end `on_session_ending` last ran for.
     warned_for: Option<Timestamp>,
     out: Vec<Command<U>>,
+    /// The state, status or refresh info changed: [`Command::Publish`] goes out after `out`.
+    publish_due: bool,
     hooks: Vec<Command<U>>,
 }
 
@@ -372,6 +374,7 @@ impl<U: UserState> Engine<U> {
             final_call: None,
             warned_for: None,
             out: Vec::new(),
+            publish_due: false,
             hooks: Vec::new(),
         };
         (engine, restored.clear)
@@ -500,7 +503,12 @@ impl<U: UserState> Engine<U> {
         self.tend_lock(now);
         self.arm_timer(now);
         let mut out = std::mem::take(&mut self.out);
-        // Hooks run user code that may feed events itself: they go last.
+        // Publishing (an `ImmediateEffect` on a signal) and hooks run app code that may feed
+        // events itself: they go last, after this decision's storage, lock and timer work, so
+        // that nothing of it is carried out after a newer decision's.
+        if std::mem::take(&mut self.publish_due) {
+            out.push(Command::Publish);
+        }
         out.append(&mut self.hooks);
         out
     }
@@ -511,8 +519,8 @@ impl<U: UserState> Engine<U> {
     }
 
     fn publish(&mut self) {
-        if !self.unmounted && !self.out.iter().any(|c| matches!(c, Command::Publish)) {
-            self.out.push(Command::Publish);
+        if !self.unmounted {
+            self.publish_due = true;
         }
     }
 

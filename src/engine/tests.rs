@@ -38,6 +38,8 @@ struct TestIo {
     hooks: RefCell<Vec<Hook>>,
     resolved: RefCell<Vec<(Id, RefreshOutcome)>>,
     published: Cell<u32>,
+    /// What the shell was asked to do, in order (see [`done`]).
+    trace: RefCell<Vec<&'static str>>,
 }
 
 impl Io<String> for TestIo {
@@ -57,25 +59,32 @@ impl Io<String> for TestIo {
             return Err(AuthError::Storage("quota exceeded".into()));
         }
         self.writes.set(self.writes.get() + 1);
+        self.trace.borrow_mut().push("save");
         *self.storage.borrow_mut() = text.map(str::to_owned);
         Ok(())
     }
     fn call_refresh(&self, call: Id, params: RefreshParams<String>) {
+        self.trace.borrow_mut().push("call");
         self.calls.borrow_mut().push((call, params));
     }
     fn acquire_lock(&self, flight: Id) {
+        self.trace.borrow_mut().push("lock");
         self.locks.borrow_mut().push(flight);
     }
     fn release_lock(&self, flight: Id) {
+        self.trace.borrow_mut().push("release");
         self.released.borrow_mut().push(flight);
     }
     fn set_timer(&self, at: Option<Timestamp>, _: Timestamp) {
+        self.trace.borrow_mut().push("timer");
         self.timer.set(at);
     }
     fn publish(&self, _: &AuthState<String>, _: AuthStatus, _: &RefreshInfo) {
+        self.trace.borrow_mut().push("publish");
         self.published.set(self.published.get() + 1);
     }
     fn hook(&self, hook: Hook) {
+        self.trace.borrow_mut().push("hook");
         self.hooks.borrow_mut().push(hook);
     }
     fn resolve(&self, waiter: Id, outcome: RefreshOutcome) {
@@ -142,6 +151,7 @@ fn tab_with(setup: Setup, clock: &Rc<Cell<Timestamp>>, storage: &Shelf) -> Tab {
             hooks: RefCell::default(),
             resolved: RefCell::default(),
             published: Cell::new(0),
+            trace: RefCell::default(),
         },
     );
     if setup.offline {
@@ -292,6 +302,11 @@ fn refresh_under_lock(tab: &Tab, n: u32) {
 }
 
 /// Grants the tab's last lock request; returns its id.
+/// What the shell was asked to do since the last look, in order.
+fn done(tab: &Tab) -> Vec<&'static str> {
+    tab.io().trace.borrow_mut().drain(..).collect()
+}
+
 fn grant(tab: &Tab) -> Id {
     let lock = *tab.io().locks.borrow().last().expect("a lock request");
     tab.feed(Event::LockGranted(lock));
@@ -2208,4 +2223,49 @@ fn a_cookie_dropped_at_the_refresh_tokens_end_still_gets_the_final_call() {
         calls_before + 1,
         "the server is asked once more"
     );
+}
+
+/// Publishing runs app code at once (an `ImmediateEffect` on a signal) that may feed events
+/// itself, so the signals are published after the storage, lock, timer and refresh-call work
+/// of the same decision: nothing of an older decision is carried out after a newer one's.
+/// Only hooks (app code too) come later.
+#[test]
+fn signals_are_published_after_the_rest_of_the_same_decision() {
+    fn published_last(what: &str, done: &[&str]) {
+        let publish = done.iter().position(|&step| step == "publish");
+        let publish = publish.unwrap_or_else(|| panic!("{what}: nothing published in {done:?}"));
+        assert!(
+            done[publish + 1..].iter().all(|&step| step == "hook"),
+            "{what}: {done:?}"
+        );
+    }
+    let clock = Rc::new(Cell::new(T0));
+    let storage = Shelf::default();
+    let shared = Setup {
+        shared: true,
+        ..Setup::default()
+    };
+    let tab = tab_with(shared, &clock, &storage);
+    done(&tab);
+    // Stored, published, the timer set and (shared storage) the lock asked for, to confirm the
+    // write under it.
+    sign_in(&tab, 300);
+    published_last("sign-in", &done(&tab));
+    grant(&tab);
+    done(&tab);
+    at(&tab, secs(270));
+    tab.feed(Event::RefreshRequested(tab.new_waiter()));
+    published_last("refresh asked for", &done(&tab));
+    grant(&tab);
+    done(&tab);
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, Ok(rotated(2)));
+    let answered = done(&tab);
+    assert!(
+        answered.contains(&"save") && answered.contains(&"hook"),
+        "{answered:?}"
+    );
+    published_last("refresh answered", &answered);
+    tab.feed(Event::SignOut);
+    published_last("sign-out", &done(&tab));
 }
