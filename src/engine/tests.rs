@@ -301,12 +301,12 @@ fn refresh_under_lock(tab: &Tab, n: u32) {
     answer(tab, call, Ok(rotated(n)));
 }
 
-/// Grants the tab's last lock request; returns its id.
 /// What the shell was asked to do since the last look, in order.
 fn done(tab: &Tab) -> Vec<&'static str> {
     tab.io().trace.borrow_mut().drain(..).collect()
 }
 
+/// Grants the tab's last lock request; returns its id.
 fn grant(tab: &Tab) -> Id {
     let lock = *tab.io().locks.borrow().last().expect("a lock request");
     tab.feed(Event::LockGranted(lock));
