@@ -576,12 +576,10 @@ impl<U: UserState> Auth<U> {
     /// Makes the first decision (refresh at once, set the timer) and starts listening to
     /// other tabs and to the page's lifecycle; called when the provider mounts.
     pub(crate) fn start(&self) {
-        // After hydrating a server render, what the engine itself read replaces it.
+        // After hydrating a server render, what the engine itself read replaces it (with no
+        // borrow of the engine held: the app's effects may feed it at once).
         if let Some(shell) = self.shell() {
-            let engine = shell.engine();
-            shell
-                .io()
-                .publish(engine.state(), engine.status(), engine.info());
+            shell.publish();
         }
         #[cfg(target_arch = "wasm32")]
         if let Some(shell) = self.shell() {

@@ -1619,6 +1619,20 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
         Ok(())
     }
 
+    /// Shows the engine's state, status and refresh info. Setting signals may run app code
+    /// at once (an `ImmediateEffect` that signs out): no borrow of the engine is held then.
+    pub(crate) fn publish(&self) {
+        let (state, status, info) = {
+            let engine = self.engine.borrow();
+            (
+                engine.state().clone(),
+                engine.status(),
+                engine.info().clone(),
+            )
+        };
+        self.io.publish(&state, status, &info);
+    }
+
     fn execute(&self, commands: Vec<Command<U>>, now: Timestamp) {
         let mut unsaved: Option<String> = None;
         for command in commands {
@@ -1633,19 +1647,7 @@ impl<U: UserState, I: Io<U>> Driver<U, I> {
                 Command::AcquireLock(flight) => self.io.acquire_lock(flight),
                 Command::ReleaseLock(flight) => self.io.release_lock(flight),
                 Command::SetTimer(at) => self.io.set_timer(at, now),
-                Command::Publish => {
-                    // Setting signals may run user code at once (an ImmediateEffect that signs
-                    // out): no borrow of the engine may be held then.
-                    let (state, status, info) = {
-                        let engine = self.engine.borrow();
-                        (
-                            engine.state().clone(),
-                            engine.status(),
-                            engine.info().clone(),
-                        )
-                    };
-                    self.io.publish(&state, status, &info);
-                }
+                Command::Publish => self.publish(),
                 Command::Hook(hook) => self.io.hook(hook),
                 Command::Log(log, note) => log(&note),
                 Command::Resolve { waiters, outcome } => {

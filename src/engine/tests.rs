@@ -88,6 +88,7 @@ impl Io<String> for TestIo {
         self.hooks.borrow_mut().push(hook);
     }
     fn resolve(&self, waiter: Id, outcome: RefreshOutcome) {
+        self.trace.borrow_mut().push("resolve");
         self.resolved.borrow_mut().push((waiter, outcome));
     }
 }
@@ -2268,4 +2269,20 @@ fn signals_are_published_after_the_rest_of_the_same_decision() {
     published_last("refresh answered", &answered);
     tab.feed(Event::SignOut);
     published_last("sign-out", &done(&tab));
+
+    // Storage no other tab shares: no lock, so one decision both calls and publishes the
+    // refresh under way; its answer resolves the waiter and publishes the new tokens.
+    let alone = tab_with(Setup::default(), &Rc::new(Cell::new(T0)), &Shelf::default());
+    sign_in(&alone, 300);
+    done(&alone);
+    at(&alone, secs(270));
+    alone.feed(Event::RefreshRequested(alone.new_waiter()));
+    let asked = done(&alone);
+    assert!(asked.contains(&"call"), "{asked:?}");
+    published_last("refresh asked for, no lock", &asked);
+    let (call, _) = last_call(&alone);
+    answer(&alone, call, Ok(rotated(2)));
+    let answered = done(&alone);
+    assert!(answered.contains(&"resolve"), "{answered:?}");
+    published_last("refresh answered, no lock", &answered);
 }
