@@ -66,7 +66,7 @@ const SECRET: &str = "SECRETMARKER";
 #[wasm_bindgen_test]
 async fn debug_logs_every_decision_and_never_a_token() {
     let refresh = create_refresh(RefreshConfig::new(
-        Duration::from_secs(86_400),
+        NO_INTERVAL,
         |_: RefreshParams<User>| async {
             sleep(Duration::from_millis(50)).await;
             Ok(Refreshed::new(format!("{SECRET}-access-1"))

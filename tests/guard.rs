@@ -5,7 +5,6 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::*;
 use leptos::mount::mount_to;
@@ -18,8 +17,6 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const NO_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// An unsigned JWT for Ada, living ten minutes, with these claims (`"role":"admin"`).
 fn jwt_with(claims: &str) -> String {

@@ -16,8 +16,6 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const NO_INTERVAL: Duration = Duration::from_secs(86_400);
-
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }

@@ -98,7 +98,7 @@ fn rotating_server() -> (Arc<AtomicU32>, leptos_auth_kit::Refresh<User>) {
     let valid = Arc::new(Mutex::new(String::from("refresh-0")));
     let counter = calls.clone();
     let refresh = create_refresh(RefreshConfig::new(
-        Duration::from_secs(86_400),
+        NO_INTERVAL,
         move |params: RefreshParams<User>| {
             let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
             let valid = valid.clone();

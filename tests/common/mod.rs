@@ -35,6 +35,10 @@ pub fn jwt_with_claims(seconds: u64, subject: &str, claims: &str) -> String {
     format!("{header}.{payload}.signature")
 }
 
+/// A refresh interval long enough never to come in a test: refreshes come from the token's
+/// expiry, or when asked for.
+pub const NO_INTERVAL: Duration = Duration::from_secs(86_400);
+
 pub async fn sleep(duration: Duration) {
     gloo_timers::future::sleep(duration).await;
 }
