@@ -29,11 +29,12 @@ use crate::token::{Claims, Token};
 
 type Shell<U> = Driver<U, BrowserIo<U>>;
 
-/// The signals the shell publishes the engine's state to.
+/// The signals the shell publishes the engine's state to (their write halves; the store
+/// hands out the read halves).
 struct Published<U: UserState> {
-    state: RwSignal<AuthState<U>>,
-    status: RwSignal<AuthStatus>,
-    info: RwSignal<RefreshInfo>,
+    state: (ReadSignal<AuthState<U>>, WriteSignal<AuthState<U>>),
+    status: (ReadSignal<AuthStatus>, WriteSignal<AuthStatus>),
+    info: (ReadSignal<RefreshInfo>, WriteSignal<RefreshInfo>),
 }
 
 impl<U: UserState> Clone for Published<U> {
@@ -269,24 +270,21 @@ impl FirstRender {
 /// user. The signals go with the provider; once it is gone, [`Auth::token`],
 /// [`Auth::expires_at`] and [`Auth::session_ends_at`] read as signed out.
 pub struct Auth<U: UserState> {
-    // Read views and memos, each wrapped in its `Signal` once: every caller gets the same
-    // signal, and a getter allocates nothing but on the first call of one made on first use.
-    // These are made with the store: the ones the untyped hooks share (`status`,
-    // `is_authenticated`, `header`, see `AuthContext`), `claims`, whose memo the guards read,
-    // and `user`, which most apps read. The rarely read `token`, `expires_at` and
-    // `session_ends_at` are made on first use (`OnFirstUse`), so that an app links only those
-    // it reads.
-    status: Signal<AuthStatus>,
-    state: Signal<AuthState<U>>,
-    info: Signal<RefreshInfo>,
-    is_authenticated: Signal<bool>,
-    user: Signal<Option<U>>,
-    header: Signal<Option<String>>,
-    claims: Signal<Option<Claims>>,
-    // The signal and the memo behind `status` and `claims`, which the guards read as they
-    // are: a read through a `Signal` carries code for every kind of signal it may wrap.
-    pub(crate) status_source: RwSignal<AuthStatus>,
-    pub(crate) claims_source: Memo<Option<Claims>>,
+    // Read signals and memos, handed out as they are (not wrapped in `Signal`): every caller
+    // gets the same one, a getter allocates nothing but on the first call of one made on
+    // first use, and an app links the code of the kinds it reads only (a `Signal` carries
+    // code for every kind of signal it may wrap, and making one links code for its type).
+    // These are made with the store: the ones the untyped hooks and the guards share
+    // (`status`, `is_authenticated`, `header`, `claims`, see `AuthContext`), and `user`,
+    // which most apps read. The rarely read `token`, `expires_at` and `session_ends_at` are
+    // made on first use (`OnFirstUse`), so that an app links only those it reads.
+    pub(crate) status: ReadSignal<AuthStatus>,
+    state: ReadSignal<AuthState<U>>,
+    info: ReadSignal<RefreshInfo>,
+    pub(crate) is_authenticated: Memo<bool>,
+    user: Memo<Option<U>>,
+    pub(crate) header: Memo<Option<String>>,
+    pub(crate) claims: Memo<Option<Claims>>,
     on_first_use: StoredValue<OnFirstUse<U>>,
     /// The browser shell; `None` in a server render.
     shell: Option<StoredValue<Rc<Shell<U>>, LocalArena>>,
@@ -331,30 +329,28 @@ impl<U: UserState> Auth<U> {
         let can_refresh = config.refresh.is_some();
         let (state, status, shell) = Self::first_render(config, settings);
         let published = Published {
-            state: RwSignal::new(state),
-            status: RwSignal::new(status),
-            info: RwSignal::new(RefreshInfo::default()),
+            state: signal(state),
+            status: signal(status),
+            info: signal(RefreshInfo::default()),
         };
         if let Some(shell) = &shell {
             shell.io().published.set(Some(published));
         }
-        let state = published.state;
-        let status = published.status;
-        let claims = Memo::new(move |_| {
-            state.with(|s| {
-                s.session()
-                    .and_then(|s| Claims::decode(s.auth_token().expose()).ok())
-            })
-        });
+        let state = published.state.0;
+        let status = published.status.0;
         Self {
-            status_source: status,
-            claims_source: claims,
-            status: status.into(),
-            state: state.into(),
-            info: published.info.into(),
-            is_authenticated: memo(move |_| status.get() == AuthStatus::Authenticated),
-            user: memo(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
-            header: memo(move |_| state.with(|s| s.session().map(|s| s.header()))),
+            status,
+            state,
+            info: published.info.0,
+            is_authenticated: Memo::new(move |_| status.get() == AuthStatus::Authenticated),
+            user: Memo::new(move |_| state.with(|s| s.session().and_then(|s| s.user().cloned()))),
+            header: Memo::new(move |_| state.with(|s| s.session().map(|s| s.header()))),
+            claims: Memo::new(move |_| {
+                state.with(|s| {
+                    s.session()
+                        .and_then(|s| Claims::decode(s.auth_token().expose()).ok())
+                })
+            }),
             on_first_use: StoredValue::new(OnFirstUse {
                 state,
                 owner: Owner::current().map(|owner| owner.downgrade()),
@@ -363,7 +359,6 @@ impl<U: UserState> Auth<U> {
                 expires_at: OnceLock::new(),
                 ends_at: OnceLock::new(),
             }),
-            claims: claims.into(),
             shell: shell.map(StoredValue::new_local),
         }
     }
@@ -464,27 +459,27 @@ impl<U: UserState> Auth<U> {
     }
 
     /// Whether the user is signed in: `Loading`, `Authenticated` or `Unauthenticated`.
-    pub fn status(&self) -> Signal<AuthStatus> {
+    pub fn status(&self) -> ReadSignal<AuthStatus> {
         self.status
     }
 
     /// `true` when [`Auth::status`] is `Authenticated`.
-    pub fn is_authenticated(&self) -> Signal<bool> {
+    pub fn is_authenticated(&self) -> Memo<bool> {
         self.is_authenticated
     }
 
     /// The user state, `None` when signed out or when none was given.
-    pub fn user(&self) -> Signal<Option<U>> {
+    pub fn user(&self) -> Memo<Option<U>> {
         self.user
     }
 
     /// The `Authorization` header value (`"Bearer <token>"`), `None` when signed out.
-    pub fn header(&self) -> Signal<Option<String>> {
+    pub fn header(&self) -> Memo<Option<String>> {
         self.header
     }
 
     /// The access token, `None` when signed out.
-    pub fn token(&self) -> Signal<Option<Token>> {
+    pub fn token(&self) -> Memo<Option<Token>> {
         self.on_first_use(
             |made| &made.token,
             |s, _| s.session().map(|s| s.auth_token().clone()),
@@ -492,7 +487,7 @@ impl<U: UserState> Auth<U> {
     }
 
     /// When the access token expires, `None` when signed out.
-    pub fn expires_at(&self) -> Signal<Option<Timestamp>> {
+    pub fn expires_at(&self) -> Memo<Option<Timestamp>> {
         self.on_first_use(
             |made| &made.expires_at,
             |s, _| s.session().map(|s| s.expires_at()),
@@ -506,7 +501,7 @@ impl<U: UserState> Auth<U> {
     /// [`AuthConfig::on_session_ending`].
     ///
     /// [`Session::ends_at`]: crate::Session::ends_at
-    pub fn session_ends_at(&self) -> Signal<Option<Timestamp>> {
+    pub fn session_ends_at(&self) -> Memo<Option<Timestamp>> {
         self.on_first_use(
             |made| &made.ends_at,
             |s, can_refresh| s.session().and_then(|s| s.ends_at(can_refresh)),
@@ -514,18 +509,18 @@ impl<U: UserState> Auth<U> {
     }
 
     /// The access token's claims when it is a JWT (decoded, not verified), `None` otherwise.
-    pub fn claims(&self) -> Signal<Option<Claims>> {
+    pub fn claims(&self) -> Memo<Option<Claims>> {
         self.claims
     }
 
     /// The whole state, for anything the other signals do not cover (refresh token expiry,
     /// session version).
-    pub fn state(&self) -> Signal<AuthState<U>> {
+    pub fn state(&self) -> ReadSignal<AuthState<U>> {
         self.state
     }
 
     /// Refresh engine status: in flight, last success, last error.
-    pub fn refresh_info(&self) -> Signal<RefreshInfo> {
+    pub fn refresh_info(&self) -> ReadSignal<RefreshInfo> {
         self.info
     }
 
@@ -680,26 +675,26 @@ fn disposed() -> AuthError {
     }
 }
 
-/// The signals of the rarely read getters (`token`, `expires_at`, `session_ends_at`), each
-/// made on the first call of its getter (a memo owned by the provider, then handed to every
-/// caller): an app that never calls one links none of its code. (Measured with the size
-/// benchmark: 1.2 KB gzip saved for an app that calls none. `user`, read by most apps, is
-/// made with the store: made on first use, it cost more, but that was measured when these
-/// memos read the state through its `Signal` wrapper, not since they read the signal itself.)
+/// The memos of the rarely read getters (`token`, `expires_at`, `session_ends_at`), each
+/// made on the first call of its getter (owned by the provider, then handed to every caller):
+/// an app that never calls one links none of its code. (Measured with the size benchmark:
+/// 1.2 KB gzip saved for an app that calls none. `user`, read by most apps, is made with the
+/// store: made on first use, it saves 0.17 KB gzip for an app that never reads it and costs
+/// 0.5 KB more for one that does.)
 struct OnFirstUse<U: UserState> {
-    /// The state they read: the signal itself, not its `Signal` wrapper (a read through a
+    /// The state they read: the signal itself, not a `Signal` wrapper (a read through a
     /// `Signal` carries code for every kind of signal it may wrap: 1.5 KB gzip more for an app
     /// that reads one of these getters, measured with `expires_at`).
-    state: RwSignal<AuthState<U>>,
+    state: ReadSignal<AuthState<U>>,
     /// The provider's owner, which the memos belong to (so that they go with it). Weak: the
     /// owner holds this value, and a strong reference to it here would keep it alive, so that
     /// its cleanup (the store's shutdown) would not run when the provider's subtree goes.
     owner: Option<WeakOwner>,
     /// Whether refresh is configured (the session's end depends on it).
     can_refresh: bool,
-    token: OnceLock<Signal<Option<Token>>>,
-    expires_at: OnceLock<Signal<Option<Timestamp>>>,
-    ends_at: OnceLock<Signal<Option<Timestamp>>>,
+    token: OnceLock<Memo<Option<Token>>>,
+    expires_at: OnceLock<Memo<Option<Timestamp>>>,
+    ends_at: OnceLock<Memo<Option<Timestamp>>>,
 }
 
 impl<U: UserState> Auth<U> {
@@ -709,17 +704,17 @@ impl<U: UserState> Auth<U> {
     /// reads the default (the state can no longer be read).
     fn on_first_use<T: Clone + PartialEq + Default + Send + Sync + 'static>(
         &self,
-        slot: fn(&OnFirstUse<U>) -> &OnceLock<Signal<T>>,
+        slot: fn(&OnFirstUse<U>) -> &OnceLock<Memo<T>>,
         read: fn(&AuthState<U>, bool) -> T,
-    ) -> Signal<T> {
+    ) -> Memo<T> {
         let found = self.on_first_use.try_with_value(|made| {
             slot(made).get().copied().ok_or_else(|| {
                 let owner = made.owner.as_ref().and_then(WeakOwner::upgrade);
                 (owner, made.can_refresh, made.state)
             })
         });
-        let make = move |can_refresh, state: Option<RwSignal<AuthState<U>>>| {
-            memo(move |_| {
+        let make = move |can_refresh, state: Option<ReadSignal<AuthState<U>>>| {
+            Memo::new(move |_| {
                 state
                     .and_then(|state| state.try_with(|s| read(s, can_refresh)))
                     .unwrap_or_default()
@@ -748,19 +743,12 @@ impl<U: UserState> Auth<U> {
 /// so that publishing while user code reads an unchanged signal cannot fail; the value is
 /// cloned into place (`clone_from`: 0.15 KB gzip less than setting a clone, three types over).
 fn replace_if_changed<T: Clone + PartialEq + Send + Sync + 'static>(
-    signal: RwSignal<T>,
+    (read, write): (ReadSignal<T>, WriteSignal<T>),
     value: &T,
 ) {
-    if signal.try_with_untracked(|current| current != value) == Some(true) {
-        signal.try_update(|current| current.clone_from(value));
+    if read.try_with_untracked(|current| current != value) == Some(true) {
+        write.try_update(|current| current.clone_from(value));
     }
-}
-
-/// A memo of `f`, as the `Signal` the getters hand out.
-fn memo<T: Clone + PartialEq + Send + Sync + 'static>(
-    f: impl Fn(Option<&T>) -> T + Send + Sync + 'static,
-) -> Signal<T> {
-    Memo::new(f).into()
 }
 
 #[cfg(test)]

@@ -261,13 +261,8 @@ pub fn RequireAuth(
     let location = use_location();
     let navigate = use_navigate();
     let access = Memo::new(move |_| {
-        auth.claims_source.with(|claims| {
-            decide_access(
-                auth.status_source.get(),
-                claims.as_ref(),
-                role.as_deref(),
-                fresh,
-            )
+        auth.claims.with(|claims| {
+            decide_access(auth.status.get(), claims.as_ref(), role.as_deref(), fresh)
         })
     });
     // Where this user goes instead, if anywhere.
@@ -347,7 +342,7 @@ pub fn RequireAuth(
 /// }
 /// ```
 pub fn is_signed_in_condition() -> impl Fn() -> Option<bool> + Send + Sync + Clone + 'static {
-    let status = context().status_source;
+    let status = context().status;
     move || match status.get() {
         AuthStatus::Loading => None,
         AuthStatus::Authenticated => Some(true),

@@ -17,25 +17,22 @@ const OUTSIDE: &str = "no auth store found: wrap the app in <AuthProvider config
 /// `use_is_authenticated` and `use_auth_header` need no type parameter.
 #[derive(Clone, Copy)]
 pub(crate) struct AuthContext {
-    pub(crate) status: Signal<AuthStatus>,
+    pub(crate) status: ReadSignal<AuthStatus>,
     /// The store's one `is_authenticated` memo, shared by every caller.
-    pub(crate) is_authenticated: Signal<bool>,
-    pub(crate) header: Signal<Option<String>>,
-    // The signal and the memo behind `status` and `claims`, for the guards' reads (see
-    // `Auth`).
-    pub(crate) status_source: RwSignal<AuthStatus>,
-    pub(crate) claims_source: Memo<Option<Claims>>,
+    pub(crate) is_authenticated: Memo<bool>,
+    pub(crate) header: Memo<Option<String>>,
+    /// The access token's claims, which the guards read.
+    pub(crate) claims: Memo<Option<Claims>>,
     pub(crate) sign_out: Callback<()>,
 }
 
 impl<U: UserState> From<Auth<U>> for AuthContext {
     fn from(auth: Auth<U>) -> Self {
         Self {
-            status: auth.status(),
-            is_authenticated: auth.is_authenticated(),
-            header: auth.header(),
-            status_source: auth.status_source,
-            claims_source: auth.claims_source,
+            status: auth.status,
+            is_authenticated: auth.is_authenticated,
+            header: auth.header,
+            claims: auth.claims,
             sign_out: Callback::new(move |()| auth.sign_out()),
         }
     }
@@ -101,26 +98,26 @@ pub fn use_sign_out() -> Callback<()> {
 }
 
 /// The user state, `None` when signed out.
-pub fn use_auth_user<U: UserState>() -> Signal<Option<U>> {
+pub fn use_auth_user<U: UserState>() -> Memo<Option<U>> {
     use_auth::<U>().user()
 }
 
 /// The `Authorization` header value, such as `Bearer eyJ…`; `None` when signed out.
-pub fn use_auth_header() -> Signal<Option<String>> {
+pub fn use_auth_header() -> Memo<Option<String>> {
     context().header
 }
 
 /// Whether the user is signed in.
-pub fn use_is_authenticated() -> Signal<bool> {
+pub fn use_is_authenticated() -> Memo<bool> {
     context().is_authenticated
 }
 
 /// `Loading`, `Authenticated` or `Unauthenticated`.
-pub fn use_auth_status() -> Signal<AuthStatus> {
+pub fn use_auth_status() -> ReadSignal<AuthStatus> {
     context().status
 }
 
 /// Like [`use_auth_status`], but `None` outside `<AuthProvider>`.
-pub fn try_use_auth_status() -> Option<Signal<AuthStatus>> {
+pub fn try_use_auth_status() -> Option<ReadSignal<AuthStatus>> {
     use_context::<AuthContext>().map(|context| context.status)
 }

@@ -191,21 +191,34 @@ fn the_client_compiles_on_the_server_and_sends_nothing_there() {
 }
 
 #[test]
-fn every_is_authenticated_is_the_stores_one_memo() {
-    // Not a new derived signal per call: the same memo as the handle's.
+fn every_getter_and_hook_hands_out_the_stores_one_signal() {
+    // Not a new derived signal (or a new `Signal` wrapper) per call: the store's own memo or
+    // signal, the same for the handle's getter and the untyped hook.
     let (html, _) = render("/", None, || {
         view! {
             <AuthProvider config={AuthConfig::<User>::cookie("_auth")}>
                 {
                     let auth = use_auth::<User>();
-                    let shared = use_is_authenticated() == auth.is_authenticated()
-                        && use_is_authenticated() == use_is_authenticated();
-                    format!("shared: {shared}")
+                    let shared = [
+                        use_is_authenticated() == auth.is_authenticated()
+                            && use_is_authenticated() == use_is_authenticated(),
+                        use_auth_status() == auth.status()
+                            && leptos_auth_kit::try_use_auth_status() == Some(auth.status()),
+                        use_auth_header() == auth.header(),
+                        use_auth_user::<User>() == auth.user(),
+                        auth.claims() == auth.claims(),
+                        auth.state() == auth.state(),
+                        auth.refresh_info() == auth.refresh_info(),
+                    ];
+                    format!("shared: {shared:?}")
                 }
             </AuthProvider>
         }
     });
-    assert!(html.contains("shared: true"), "{html}");
+    assert!(
+        html.contains("shared: [true, true, true, true, true, true, true]"),
+        "{html}"
+    );
 }
 
 fn guarded_app() -> impl IntoView {

@@ -84,7 +84,7 @@ trait SessionOf {
     fn get_untracked_session(&self) -> Option<leptos_auth_kit::Session<User>>;
 }
 
-impl SessionOf for leptos::prelude::Signal<leptos_auth_kit::AuthState<User>> {
+impl SessionOf for leptos::prelude::ReadSignal<leptos_auth_kit::AuthState<User>> {
     fn get_untracked_session(&self) -> Option<leptos_auth_kit::Session<User>> {
         use leptos::prelude::WithUntracked;
         self.with_untracked(|state| state.session().cloned())
