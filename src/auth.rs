@@ -698,7 +698,7 @@ struct OnFirstUse<U: UserState> {
 }
 
 impl<U: UserState> Auth<U> {
-    /// The signal in `slot`, made on first use: a memo of `read` (given the state and whether
+    /// The memo in `slot`, made on first use: a memo of `read` (given the state and whether
     /// refresh is configured) under the provider's owner, kept for every later caller. With no
     /// owner to put it under, a memo for this caller only; once the provider is gone, one that
     /// reads the default (the state can no longer be read).
@@ -738,8 +738,8 @@ impl<U: UserState> Auth<U> {
     }
 }
 
-/// Puts `value` in `signal` when it differs from what the signal holds (subscribers are told
-/// only then); nothing once the signal is disposed. The write lock is taken only for a change,
+/// Puts `value` in a signal (its read and write halves) when it differs from what the signal
+/// holds (subscribers are told only then); nothing once the signal is disposed. The write lock is taken only for a change,
 /// so that publishing while user code reads an unchanged signal cannot fail; the value is
 /// cloned into place (`clone_from`: 0.15 KB gzip less than setting a clone, three types over).
 fn replace_if_changed<T: Clone + PartialEq + Send + Sync + 'static>(

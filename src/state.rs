@@ -702,16 +702,25 @@ fn forget_past_end<U>(session: &mut Session<U>, now: Timestamp, noise: Duration)
 /// [`Session::line`]): a hash of both, so that signing in again with the same tokens starts
 /// a new line. (`None`: a record written before lines were kept.) Only compared, never shown.
 ///
-/// The hash is 64-bit FNV-1a: specified, so every build of the app computes the same line
-/// (std's `DefaultHasher` may change between Rust releases), and a few instructions (SipHash
-/// cost the wasm 0.3 KB gzip). Lines tell apart sign-ins of one browser, not an adversary's.
+/// The hash is 64-bit FNV-1a of the token's bytes, a 0 (no token holds one), then 0 for no
+/// moment or 1 and the moment's 8 little-endian bytes: specified, so every build of the app
+/// computes the same line (std's `DefaultHasher` may change between Rust releases), and a few
+/// instructions (SipHash cost the wasm 0.41 KB gzip). Lines tell apart sign-ins of one
+/// browser, not an adversary's.
 pub(crate) fn line_of(chain_token: &Token, signed_in_at: Option<Timestamp>) -> u64 {
-    let signed_in_at = signed_in_at.map_or([0xff; 8], |at| at.unix_millis().to_le_bytes());
+    let mut tail = [0; 10];
+    let tail = match signed_in_at {
+        None => &tail[..2],
+        Some(at) => {
+            tail[1] = 1;
+            tail[2..].copy_from_slice(&at.unix_millis().to_le_bytes());
+            &tail[..]
+        }
+    };
     chain_token
         .expose()
         .bytes()
-        .chain([0])
-        .chain(signed_in_at)
+        .chain(tail.iter().copied())
         .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
         })
@@ -759,23 +768,25 @@ mod tests {
     #[test]
     fn a_line_is_the_same_in_every_build_and_tells_sign_ins_apart() {
         let token = |text: &str| Token::new(text.to_owned());
-        // Pinned (64-bit FNV-1a of the token, a 0, then the moment's 8 little-endian bytes,
-        // or 8 bytes of 0xff for none; the figures are Python's): tabs running different
-        // builds of an app (a deploy while it is open, another Rust release) compute the same
-        // line for the same sign-in.
-        assert_eq!(line_of(&token("r"), None), 0x7866_b4e0_d0f7_4447);
+        // Pinned (the figures are Python's, from the bytes `line_of` documents): tabs running
+        // different builds of an app (a deploy while it is open, another Rust release)
+        // compute the same line for the same sign-in.
+        assert_eq!(line_of(&token("r"), None), 0x8a67_1819_615e_ed1d);
         assert_eq!(
             line_of(&token("refresh-0"), Some(T0)),
-            0x53ac_7eda_147f_00b6
+            0xf300_b458_1c8c_3587
         );
-        // Another token, another moment, or no moment (a record from before lines were kept):
-        // another line.
+        // Another token, another moment, or no moment (a record from before lines were kept,
+        // even against the last moment there is): another line.
         let lines = [
             line_of(&token("refresh-0"), Some(T0)),
             line_of(&token("refresh-1"), Some(T0)),
             line_of(&token("refresh-0"), Some(T0.shifted(1))),
             line_of(&token("refresh-0"), None),
-            line_of(&token("refresh-0\u{0}"), Some(T0)),
+            line_of(
+                &token("refresh-0"),
+                Some(Timestamp::from_unix_millis(u64::MAX)),
+            ),
         ];
         for (i, a) in lines.iter().enumerate() {
             for b in &lines[i + 1..] {
