@@ -976,16 +976,18 @@ impl<U: UserState> Engine<U> {
                     });
                 }
             }
-            Phase::Calling { deadline, call } if *deadline <= now => {
-                let sent = call.sent.clone();
+            Phase::Calling { deadline, .. } if *deadline <= now => {
                 // Whole milliseconds: formatting a float would add about 10 KB of wasm.
                 let reason = format!(
                     "refresh timed out after {} ms",
                     self.settings.timeout.as_millis() as u64
                 );
+                // A timeout does not say the server could not be asked: it may have rotated
+                // the token, and the late answer is the only copy of the new one. The session
+                // is held for it (`late_call_guards`), a final call's too: the clock decides
+                // once the hold is over (see `proceed`).
                 self.record_failure(now, &reason);
-                self.finish(RefreshOutcome::Failed(reason.clone()));
-                self.final_call_failed(now, &sent, &reason);
+                self.finish(RefreshOutcome::Failed(reason));
             }
             Phase::Settling { sent, until, .. } if *until <= now => {
                 let sent = sent.clone();
@@ -1181,8 +1183,9 @@ impl<U: UserState> Engine<U> {
     }
 
     /// A call sent to ask whether a refresh token that looks expired really is could not
-    /// reach the server: the clock decides, now (not after a backoff, during which the
-    /// status would show signed in; nor after the late-call hold).
+    /// reach the server (it failed: not a timeout, after which the answer may still come):
+    /// the clock decides, now (not after a backoff, during which the status would show signed
+    /// in; nor after the late-call hold).
     fn final_call_failed(&mut self, now: Timestamp, sent: &Token, reason: &str) {
         let expired = self
             .state
