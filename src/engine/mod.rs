@@ -976,7 +976,9 @@ impl<U: UserState> Engine<U> {
                     });
                 }
             }
-            Phase::Calling { deadline, .. } if *deadline <= now => {
+            Phase::Calling { deadline, call } if *deadline <= now => {
+                let final_call = self.final_call.as_ref() == Some(&call.sent);
+                let loading = self.loading;
                 // Whole milliseconds: formatting a float would add about 10 KB of wasm.
                 let reason = format!(
                     "refresh timed out after {} ms",
@@ -985,9 +987,11 @@ impl<U: UserState> Engine<U> {
                 // A timeout does not say the server could not be asked: it may have rotated
                 // the token, and the late answer is the only copy of the new one. The session
                 // is held for it (`late_call_guards`), a final call's too: the clock decides
-                // once the hold is over (see `proceed`).
+                // once the hold is over (see `proceed`). A page opened on that session stays
+                // `Loading` meanwhile: it is not known to be signed in.
                 self.record_failure(now, &reason);
                 self.finish(RefreshOutcome::Failed(reason));
+                self.loading = loading && final_call;
             }
             Phase::Settling { sent, until, .. } if *until <= now => {
                 let sent = sent.clone();
@@ -1177,15 +1181,17 @@ impl<U: UserState> Engine<U> {
                 self.finish(RefreshOutcome::Failed(reason.clone()));
                 self.final_call_failed(now, &sent, &reason);
             }
-            // A late failure: the attempt it belonged to already counted as failed.
+            // A late failure: the attempt it belonged to already counted as failed. Taken off
+            // the late calls, it no longer holds the session: the next decision may end it.
             Err(_) => {}
         }
     }
 
-    /// A call sent to ask whether a refresh token that looks expired really is could not
-    /// reach the server (it failed: not a timeout, after which the answer may still come):
-    /// the clock decides, now (not after a backoff, during which the status would show signed
-    /// in; nor after the late-call hold).
+    /// A call sent to ask whether a refresh token that looks expired really is was answered
+    /// with a failure ([`RefreshError::Transient`]: offline, a 5xx, an unreadable answer):
+    /// nothing more comes for it, and the clock decides now (not after a backoff, during which
+    /// the status would show signed in). A timeout is not this: its answer may still come,
+    /// and the late-call hold waits for it.
     fn final_call_failed(&mut self, now: Timestamp, sent: &Token, reason: &str) {
         let expired = self
             .state
@@ -1193,7 +1199,7 @@ impl<U: UserState> Engine<U> {
             .is_some_and(|session| session.chain_token() == sent && session.refresh_expired(now));
         if expired && self.final_call.as_ref() == Some(sent) {
             self.end_session(format!(
-                "the refresh token expired (the server could not be asked: {reason})"
+                "the refresh token expired (the server did not renew it: {reason})"
             ));
         }
     }

@@ -1118,6 +1118,38 @@ fn a_page_loaded_with_a_refresh_token_that_looks_expired_asks_the_server() {
 }
 
 #[test]
+fn a_page_loaded_with_a_refresh_token_that_looks_expired_stays_loading_while_its_call_may_answer() {
+    // The final call times out: the page is not known to be signed in (nor out) until its
+    // late answer comes or the hold is over.
+    for late_answer in [true, false] {
+        let clock = Rc::new(Cell::new(T0));
+        let storage = Shelf::default();
+        let first = tab_with(Setup::default(), &clock, &storage);
+        sign_in_ending(&first, 400);
+        clock.set(T0 + secs(500));
+        let tab = tab_with(Setup::default(), &clock, &storage);
+        let (call, _) = last_call(&tab);
+        wake_at(&tab, secs(500 + 30));
+        assert_eq!(tab.engine().status(), AuthStatus::Loading, "{late_answer}");
+        assert_eq!(
+            tab.engine().info().last_error.as_deref(),
+            Some("refresh timed out after 30000 ms")
+        );
+        if late_answer {
+            at(&tab, secs(500 + 100));
+            answer(&tab, call, Ok(rotated(2).refresh_expires_in(secs(400))));
+            assert_eq!(tab.engine().status(), AuthStatus::Authenticated);
+            assert_eq!(stored_refresh(&storage, clock.get()).as_deref(), Some("r2"));
+        } else {
+            wake_at(&tab, secs(500) + LATE_CALL_HOLD);
+            assert_eq!(tab.engine().status(), AuthStatus::Unauthenticated);
+            assert_eq!(calls(&tab), 1, "asked once");
+            assert!(stored_refresh(&storage, clock.get()).is_none());
+        }
+    }
+}
+
+#[test]
 fn loading_at_start_up_ends_when_the_start_up_refresh_answers() {
     let clock = Rc::new(Cell::new(T0));
     let storage = Shelf::default();

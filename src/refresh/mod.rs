@@ -37,8 +37,10 @@ pub enum RefreshError {
     /// The server refused the refresh token (401/400, expired, blacklisted): the user is
     /// signed out.
     Rejected(String),
-    /// The refresh could not be done now (network down, 5xx, timeout, unreadable answer):
-    /// the session is kept and the refresh retried with capped exponential backoff.
+    /// The refresh could not be done now (network down, 5xx, unreadable answer): the session
+    /// is kept and the refresh retried with capped exponential backoff. Do not give up on a
+    /// slow server inside the callback: `RefreshConfig::timeout` does, and keeps listening
+    /// for the late answer, which with rotation holds the only copy of the new refresh token.
     Transient(String),
 }
 
