@@ -739,9 +739,10 @@ impl<U: UserState> Auth<U> {
 }
 
 /// Puts `value` in a signal (its read and write halves) when it differs from what the signal
-/// holds (subscribers are told only then); nothing once the signal is disposed. The write lock is taken only for a change,
-/// so that publishing while user code reads an unchanged signal cannot fail; the value is
-/// cloned into place (`clone_from`: 0.15 KB gzip less than setting a clone, three types over).
+/// holds (subscribers are told only then); nothing once the signal is disposed. The write
+/// lock is taken only for a change, so that publishing while user code reads an unchanged
+/// signal cannot fail; the value is cloned into place (`clone_from`: 0.15 KB gzip less than
+/// setting a clone, three types over).
 fn replace_if_changed<T: Clone + PartialEq + Send + Sync + 'static>(
     (read, write): (ReadSignal<T>, WriteSignal<T>),
     value: &T,

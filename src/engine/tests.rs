@@ -829,6 +829,14 @@ fn jumped_past_the_refresh_end() -> Tab {
     tab
 }
 
+/// [`jumped_past_the_refresh_end`], with the final call it made answered by `result`.
+fn final_call_answered(result: Result<Refreshed<String>, RefreshError>) -> Tab {
+    let tab = jumped_past_the_refresh_end();
+    let (call, _) = last_call(&tab);
+    answer(&tab, call, result);
+    tab
+}
+
 #[test]
 fn a_refresh_token_that_looks_expired_is_sent_once_and_an_answer_keeps_the_session() {
     let tab = jumped_past_the_refresh_end();
@@ -848,13 +856,7 @@ fn a_refresh_token_that_looks_expired_is_sent_once_and_an_answer_keeps_the_sessi
 
 #[test]
 fn a_refresh_token_that_looks_expired_ends_the_session_when_the_server_refuses_it() {
-    let tab = jumped_past_the_refresh_end();
-    let (call, _) = last_call(&tab);
-    answer(
-        &tab,
-        call,
-        Err(RefreshError::Rejected("token expired".into())),
-    );
+    let tab = final_call_answered(Err(RefreshError::Rejected("token expired".into())));
     assert!(!tab.engine().state().is_signed_in());
     assert_eq!(*tab.io().hooks.borrow(), vec![Hook::SessionExpired]);
     assert_eq!(
@@ -865,13 +867,7 @@ fn a_refresh_token_that_looks_expired_ends_the_session_when_the_server_refuses_i
 
 #[test]
 fn a_refresh_token_that_looks_expired_ends_the_session_when_the_server_cannot_be_asked() {
-    let tab = jumped_past_the_refresh_end();
-    let (call, _) = last_call(&tab);
-    answer(
-        &tab,
-        call,
-        Err(RefreshError::Transient("502 Bad Gateway".into())),
-    );
+    let tab = final_call_answered(Err(RefreshError::Transient("502 Bad Gateway".into())));
     // At once: not after a backoff (signed in meanwhile), nor after the late-call hold.
     assert_eq!(calls(&tab), 1, "asked once");
     assert!(!tab.engine().state().is_signed_in());
@@ -924,13 +920,11 @@ fn an_answer_to_a_refresh_token_that_still_looks_expired_leaves_its_end_unknown(
     // and only a refusal ends the session. No second "final" call, no call loop.
     let behind = jwt(&format!(r#"{{"exp":{}}}"#, (T0 + secs(500)).unix_seconds()));
     for refresh in [None, Some(behind)] {
-        let tab = jumped_past_the_refresh_end();
-        let (call, _) = last_call(&tab);
         let mut answer_ = Refreshed::new("a2").expires_in(secs(300));
         if let Some(refresh) = &refresh {
             answer_ = answer_.refresh_token(refresh.clone());
         }
-        answer(&tab, call, Ok(answer_));
+        let tab = final_call_answered(Ok(answer_));
         assert!(tab.engine().state().is_signed_in(), "{refresh:?}");
         assert_eq!(session(&tab).unwrap().refresh_expires_at(), None);
         assert_eq!(*tab.io().hooks.borrow(), vec![Hook::Refreshed]);
@@ -1097,14 +1091,21 @@ fn offline_a_flight_under_way_does_not_spin_the_timer() {
     assert!(timer > T0 + secs(270), "{timer:?}");
 }
 
-#[test]
-fn a_page_loaded_with_a_refresh_token_that_looks_expired_asks_the_server() {
+/// A page opened at 500 s on a session another tab signed in with a refresh token ending at
+/// 400 s: its clock, its storage, and the new tab.
+fn page_loaded_past_the_refresh_end() -> (Rc<Cell<Timestamp>>, Shelf, Tab) {
     let clock = Rc::new(Cell::new(T0));
     let storage = Shelf::default();
     let first = tab_with(Setup::default(), &clock, &storage);
     sign_in_ending(&first, 400);
     clock.set(T0 + secs(500));
     let tab = tab_with(Setup::default(), &clock, &storage);
+    (clock, storage, tab)
+}
+
+#[test]
+fn a_page_loaded_with_a_refresh_token_that_looks_expired_asks_the_server() {
+    let (clock, storage, tab) = page_loaded_past_the_refresh_end();
     assert_eq!(tab.engine().status(), AuthStatus::Loading);
     assert_eq!(calls(&tab), 1);
     let (call, _) = last_call(&tab);
@@ -1122,12 +1123,7 @@ fn a_page_loaded_with_a_refresh_token_that_looks_expired_stays_loading_while_its
     // The final call times out: the page is not known to be signed in (nor out) until its
     // late answer comes or the hold is over.
     for late_answer in [true, false] {
-        let clock = Rc::new(Cell::new(T0));
-        let storage = Shelf::default();
-        let first = tab_with(Setup::default(), &clock, &storage);
-        sign_in_ending(&first, 400);
-        clock.set(T0 + secs(500));
-        let tab = tab_with(Setup::default(), &clock, &storage);
+        let (clock, storage, tab) = page_loaded_past_the_refresh_end();
         let (call, _) = last_call(&tab);
         wake_at(&tab, secs(500 + 30));
         assert_eq!(tab.engine().status(), AuthStatus::Loading, "{late_answer}");
